@@ -1,0 +1,233 @@
+"""The `tutor` command line. Commands only: the work happens in the library modules.
+
+This is the one place where TutorError becomes a message and an exit code.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from typer.core import TyperGroup
+from typer.exceptions import TyperException
+
+from tutor import __version__
+from tutor.errors import TutorError
+from tutor.ui import print_error
+
+EXIT_INTERRUPTED = 130
+
+
+class TutorGroup(TyperGroup):
+    """Turns domain errors and Ctrl-C into one line on stderr and an exit code, never a traceback."""
+
+    def invoke(self, ctx: Any) -> Any:
+        err = Console(stderr=True)
+        try:
+            return super().invoke(ctx)
+        except TutorError as exc:
+            print_error(err, exc)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            err.print("[dim]interrupted[/]")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except (typer.Exit, typer.Abort, TyperException):
+            raise
+        except Exception as exc:
+            if os.environ.get("TUTOR_DEBUG"):
+                raise
+            print_error(err, f"unexpected {type(exc).__name__}: {exc} (set TUTOR_DEBUG=1 for details)")
+            raise typer.Exit(1) from None
+
+
+app = typer.Typer(
+    cls=TutorGroup,
+    help="A terminal tutor: explains any topic like the best professor, then revises from your feedback.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+class BackendChoice(str, Enum):
+    auto = "auto"
+    openai = "openai"
+    local = "local"
+
+
+class LevelChoice(str, Enum):
+    beginner = "beginner"
+    intermediate = "intermediate"
+    expert = "expert"
+
+
+class DeviceChoice(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"tutor {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """Explain any topic, stream it as Markdown, and revise it from your feedback."""
+
+
+SAMPLING = "Sampling"
+MODEL = "Model"
+OUTPUT = "Output"
+
+
+@app.command()
+def explain(
+    topic: Annotated[str, typer.Argument(help='What to learn, e.g. "Transformers in ML".')],
+    backend: Annotated[
+        Optional[BackendChoice],
+        typer.Option(help="auto: OpenAI when a key is set, else the local model.", rich_help_panel=MODEL),
+    ] = None,
+    model: Annotated[
+        Optional[str],
+        typer.Option(help="OpenAI model name, or local: smollm2, a model folder, a .gguf file.", rich_help_panel=MODEL),
+    ] = None,
+    device: Annotated[Optional[DeviceChoice], typer.Option(help="Local model device.", rich_help_panel=MODEL)] = None,
+    level: Annotated[Optional[LevelChoice], typer.Option(help="Your level (default: intermediate).")] = None,
+    temperature: Annotated[Optional[float], typer.Option(help="0 = deterministic, up to 2.", rich_help_panel=SAMPLING)] = None,
+    max_tokens: Annotated[Optional[int], typer.Option(help="Longest answer, in tokens.", rich_help_panel=SAMPLING)] = None,
+    top_p: Annotated[Optional[float], typer.Option(help="Nucleus sampling, in (0, 1].", rich_help_panel=SAMPLING)] = None,
+    top_k: Annotated[Optional[int], typer.Option(help="Local only: sample from the k likeliest tokens.", rich_help_panel=SAMPLING)] = None,
+    repetition_penalty: Annotated[Optional[float], typer.Option(help="Local only: >1 discourages repeats.", rich_help_panel=SAMPLING)] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Make sampling reproducible.", rich_help_panel=SAMPLING)] = None,
+    no_feedback: Annotated[bool, typer.Option("--no-feedback", help="One answer, then exit.", rich_help_panel=OUTPUT)] = False,
+    plain: Annotated[bool, typer.Option("--plain", help="Raw text, no Markdown rendering.", rich_help_panel=OUTPUT)] = False,
+    prompts: Annotated[
+        Optional[Path], typer.Option("--prompts", help="Folder with system.md, explain.md, revise.md.", rich_help_panel=OUTPUT)
+    ] = None,
+) -> None:
+    """Explain TOPIC, then revise the explanation from your feedback until you are done."""
+    from tutor.backends.select import build_backend
+    from tutor.config import load_settings
+    from tutor.conversation import Conversation, clean_topic
+    from tutor.lesson import Lesson, Terminal
+    from tutor.prompts import PromptSet
+    from tutor.ui import print_notice
+
+    clean_topic(topic)  # an empty topic fails before any model loads
+    settings = load_settings(
+        {
+            "backend": backend.value if backend else None,
+            "model": model,
+            "device": device.value if device else None,
+            "level": level.value if level else None,
+            "prompts_dir": prompts,
+            "temperature": temperature,
+            "max_tokens": max_tokens,
+            "top_p": top_p,
+            "top_k": top_k,
+            "repetition_penalty": repetition_penalty,
+            "seed": seed,
+        }
+    )
+    prompt_set = PromptSet(settings.prompts_dir)
+    conversation = Conversation.start(prompt_set, topic, settings.level)
+
+    out = Console()
+    err = Console(stderr=True)
+    notify = lambda message: print_notice(err, message)  # noqa: E731
+    progress = _load_progress(err)
+    chosen = build_backend(settings.backend, settings, notify=notify, progress=progress)
+    lesson = Lesson(
+        conversation,
+        chosen,
+        prompts=prompt_set,
+        options=settings.options,
+        terminal=Terminal(out=out, err=err, render=_renderer(out, plain), read_line=_line_reader(err)),
+        switch_backend=lambda name: build_backend(name, settings, notify=notify, progress=progress),
+    )
+    interactive = not no_feedback and sys.stdin.isatty()
+    code = lesson.run(interactive=interactive)
+    if code:
+        raise typer.Exit(code)
+
+
+def _renderer(out: Console, plain: bool):
+    from tutor.render import stream_markdown, stream_plain
+
+    if plain or not out.is_terminal:
+        return lambda chunks: stream_plain(chunks, out.file)
+    return lambda chunks: stream_markdown(chunks, out)
+
+
+def _line_reader(err: Console):
+    try:
+        import readline  # noqa: F401  (line editing and history for input())
+    except ImportError:
+        pass
+
+    def read_line(prompt: str) -> str:
+        err.print(f"[bold cyan]{prompt}[/]", end="")
+        return input()
+
+    return read_line
+
+
+def _load_progress(err: Console):
+    try:
+        from tutor.cli_models import RichLoadProgress
+    except ImportError:
+        return None
+    return RichLoadProgress(err)
+
+
+@app.command()
+def config(
+    backend: Annotated[Optional[BackendChoice], typer.Option(help="As for explain.")] = None,
+    model: Annotated[Optional[str], typer.Option(help="As for explain.")] = None,
+) -> None:
+    """Show the effective settings and where each one comes from."""
+    from rich.table import Table
+
+    from tutor.config import ENV_NAMES, first_backend, load_settings
+    from tutor.prompts import shipped_prompts_dir
+
+    settings = load_settings({"backend": backend.value if backend else None, "model": model})
+    table = Table(title=f"tutor {__version__} settings", title_justify="left")
+    table.add_column("setting")
+    table.add_column("value")
+    table.add_column("from", style="dim")
+    table.add_column("variable", style="dim")
+    shown = {
+        "backend": f"{settings.backend} (answers with {first_backend(settings)})",
+        "openai_model": settings.openai_model,
+        "local_model": settings.local_model,
+        "api_key": settings.masked_key,
+        "base_url": settings.base_url or "(OpenAI)",
+        "level": settings.level,
+        "device": settings.device,
+        "prompts_dir": str(settings.prompts_dir or shipped_prompts_dir()),
+    }
+    for name, value in shown.items():
+        table.add_row(name, value, settings.sources.get(name, "default"), ENV_NAMES[name])
+    Console().print(table)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

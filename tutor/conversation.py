@@ -1,0 +1,82 @@
+"""The lesson as a list of chat messages: explain, then feedback and revisions. No I/O here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tutor.backends.base import Message
+from tutor.errors import UsageError
+from tutor.prompts import PromptSet
+
+LEVEL_HINTS = {
+    "beginner": "beginner (no background assumed; plain words, analogies, little math)",
+    "intermediate": "intermediate (comfortable with the basics; some math and code are fine)",
+    "expert": "expert (wants depth, precise terminology, the math and the edge cases)",
+}
+
+
+def clean_topic(topic: str) -> str:
+    """The topic without surrounding whitespace; an empty topic is a usage error."""
+    cleaned = " ".join(topic.split())
+    if not cleaned:
+        raise UsageError('the topic is empty: try  tutor explain "Transformers in ML"')
+    return cleaned
+
+
+@dataclass
+class Conversation:
+    """The whole history sent to the backend on every turn.
+
+    Each revision request carries the full history, so the model sees its previous answer and
+    the feedback on it and can write a complete improved explanation.
+    """
+
+    topic: str
+    level: str
+    messages: list[Message] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, prompts: PromptSet, topic: str, level: str) -> "Conversation":
+        topic = clean_topic(topic)
+        level_text = LEVEL_HINTS.get(level, level)
+        messages: list[Message] = [
+            {"role": "system", "content": prompts.render("system")},
+            {"role": "user", "content": prompts.render("explain", topic=topic, level=level_text)},
+        ]
+        return cls(topic=topic, level=level, messages=messages)
+
+    @property
+    def awaiting_answer(self) -> bool:
+        return self.messages[-1]["role"] == "user"
+
+    @property
+    def latest_answer(self) -> str | None:
+        for message in reversed(self.messages):
+            if message["role"] == "assistant":
+                return message["content"]
+        return None
+
+    @property
+    def answer_count(self) -> int:
+        return sum(1 for m in self.messages if m["role"] == "assistant")
+
+    def record_answer(self, text: str) -> None:
+        """Store the answer the learner saw (a partial one too, so feedback can refer to it)."""
+        if not self.awaiting_answer:
+            raise RuntimeError("record_answer called twice without a request in between")
+        self.messages.append({"role": "assistant", "content": text})
+
+    def add_feedback(self, prompts: PromptSet, feedback: str) -> None:
+        feedback = feedback.strip()
+        if not feedback:
+            raise UsageError("feedback is empty")
+        if self.awaiting_answer and len(self.messages) > 2:
+            # The last revision request got no answer (it failed): the new feedback replaces it
+            # rather than stacking two unanswered asks. The explain request is always kept.
+            self.messages.pop()
+        self.messages.append({"role": "user", "content": prompts.render("revise", feedback=feedback)})
+
+    def forget_last_answer(self) -> None:
+        """Drop the latest answer so the same request can be answered again (`/retry`)."""
+        if self.messages[-1]["role"] == "assistant":
+            self.messages.pop()

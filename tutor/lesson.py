@@ -1,0 +1,202 @@
+"""The interactive lesson: stream an answer, read feedback, stream a revision, repeat.
+
+This is the only place that knows about the loop's commands (/retry, /save ...). It talks to the
+terminal through the objects passed in, so tests can drive it with fakes.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from rich.console import Console
+from rich.markup import escape
+
+from tutor.backends.base import Backend, GenerationOptions
+from tutor.conversation import Conversation
+from tutor.errors import BackendError, TutorError, UsageError
+from tutor.prompts import PromptSet
+from tutor.ui import footer_text, print_error, print_notice
+
+HELP = """\
+Type feedback to get a revised explanation, e.g. "simpler", "more math", "an example with code".
+  /retry        answer the last request again
+  /save [FILE]  write the latest explanation to a Markdown file
+  /backend NAME switch backend for the next answers (openai, local)
+  /help         this help
+  /quit         leave (so do an empty line, Ctrl-D and Ctrl-C)"""
+
+
+@dataclass
+class Answer:
+    """How one streamed answer ended."""
+
+    text: str
+    status: str  # "done", "interrupted" or "error"
+    error: BackendError | None = None
+
+
+@dataclass
+class Terminal:
+    """Where the lesson reads and writes.
+
+    Args:
+        out: console for the explanations (stdout).
+        err: console for notices, footers and errors (stderr), so a pipe gets only answers.
+        render: streams chunks onto `out` and returns the text (live Markdown or plain).
+        read_line: reads one line of feedback; raises EOFError or KeyboardInterrupt.
+    """
+
+    out: Console
+    err: Console
+    render: Callable[[Iterable[str]], str]
+    read_line: Callable[[str], str]
+
+
+def slug(text: str) -> str:
+    cleaned = "".join(ch.lower() if ch.isalnum() else "-" for ch in text)
+    return "-".join(part for part in cleaned.split("-") if part)[:60] or "explanation"
+
+
+def write_markdown(path: Path, text: str) -> None:
+    """Write atomically: a failed write leaves no partial file behind."""
+    path = path.expanduser()
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text if text.endswith("\n") else text + "\n")
+        os.replace(tmp, path)
+    except OSError as exc:
+        os.unlink(tmp)
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+class Lesson:
+    """One topic, one conversation, any number of revisions.
+
+    Args:
+        conversation: the history so far (a new lesson holds only the explain request).
+        backend: answers the requests; `/backend` can replace it.
+        prompts: templates for revision requests.
+        options: sampling options for every answer.
+        terminal: the consoles and input function.
+        switch_backend: builds a backend by name for `/backend`; None disables the command.
+    """
+
+    def __init__(
+        self,
+        conversation: Conversation,
+        backend: Backend,
+        *,
+        prompts: PromptSet,
+        options: GenerationOptions,
+        terminal: Terminal,
+        switch_backend: Callable[[str], Backend] | None = None,
+    ) -> None:
+        self.conversation = conversation
+        self.backend = backend
+        self.prompts = prompts
+        self.options = options
+        self.terminal = terminal
+        self.switch_backend = switch_backend
+
+    def answer(self) -> Answer:
+        """Stream one answer for the pending request and record what the learner saw."""
+        received: list[str] = []
+        chunks = self.backend.stream(self.conversation.messages, self.options)
+
+        def collected() -> Iterator[str]:
+            for chunk in chunks:
+                received.append(chunk)
+                yield chunk
+
+        status, error = "done", None
+        try:
+            self.terminal.render(collected())
+        except KeyboardInterrupt:
+            status = "interrupted"
+        except BackendError as exc:
+            status, error = "error", exc
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+        text = "".join(received)
+        if text:
+            self.conversation.record_answer(text)
+        if status == "interrupted":
+            self.terminal.err.print("[dim](interrupted)[/]")
+        elif error is not None:
+            print_error(self.terminal.err, error)
+            if text:
+                print_notice(self.terminal.err, "the partial answer above is kept; /retry to try again")
+        usage = self.backend.last_usage
+        if usage is not None and status == "done":
+            self.terminal.err.print(footer_text(usage))
+        return Answer(text=text, status=status, error=error)
+
+    def run(self, *, interactive: bool) -> int:
+        """Answer, then (when interactive) take feedback until the learner leaves.
+
+        Returns the process exit code: non-zero when the only answer failed (its error is
+        already printed) or was interrupted.
+        """
+        first = self.answer()
+        if first.error is not None and (not interactive or not first.text):
+            return first.error.exit_code
+        if not interactive:
+            return 130 if first.status == "interrupted" else 0
+        self.terminal.err.print("[dim]Feedback? (/help for commands, Enter to finish)[/]")
+        while True:
+            try:
+                line = self.terminal.read_line("feedback› ").strip()
+            except (EOFError, KeyboardInterrupt):
+                self.terminal.err.print()
+                return 0
+            if not line or line in ("/quit", "/exit", "/q"):
+                return 0
+            try:
+                self.handle(line)
+            except TutorError as exc:
+                print_error(self.terminal.err, exc)
+
+    def handle(self, line: str) -> None:
+        """Run one loop command, or treat the line as feedback."""
+        command, _, argument = line.partition(" ")
+        argument = argument.strip()
+        if command == "/help":
+            self.terminal.err.print(escape(HELP), highlight=False)
+        elif command == "/retry":
+            self.conversation.forget_last_answer()
+            self.answer()
+        elif command == "/save":
+            self.save(argument)
+        elif command == "/backend":
+            self.change_backend(argument)
+        elif command.startswith("/"):
+            raise UsageError(f"unknown command {command}; type /help for the list")
+        else:
+            self.conversation.add_feedback(self.prompts, line)
+            self.answer()
+
+    def save(self, argument: str) -> None:
+        text = self.conversation.latest_answer
+        if text is None:
+            raise UsageError("there is no explanation to save yet")
+        path = Path(argument) if argument else Path(f"{slug(self.conversation.topic)}.md")
+        write_markdown(path, text)
+        self.terminal.err.print(f"[green]saved[/] {escape(str(path))}")
+
+    def change_backend(self, name: str) -> None:
+        if self.switch_backend is None:
+            raise UsageError("switching backend is not available here")
+        if name not in ("openai", "local"):
+            raise UsageError("usage: /backend openai  or  /backend local")
+        self.backend = self.switch_backend(name)
+        self.terminal.err.print(f"[green]now using[/] {self.backend.name}:{escape(self.backend.model)}")

@@ -1,0 +1,75 @@
+"""Prompts are Markdown files with `$variables`, so they can be edited without touching code.
+
+The shipped prompts live in `tutor/prompts/` inside the wheel (the top-level `prompts/` folder
+in a checkout). `--prompts DIR` or `TUTOR_PROMPTS_DIR` points at another folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from string import Template
+
+from tutor.errors import PromptError
+
+PROMPT_NAMES = ("system", "explain", "revise")
+
+
+def shipped_prompts_dir() -> Path:
+    """The prompts installed with the package, or the checkout's `prompts/` in development."""
+    package_dir = Path(__file__).resolve().parent
+    for candidate in (package_dir / "prompts", package_dir.parent / "prompts"):
+        if (candidate / "system.md").is_file():
+            return candidate
+    raise PromptError(f"the shipped prompts are missing from {package_dir}; reinstall tutor")
+
+
+class PromptSet:
+    """A folder of prompt templates.
+
+    Args:
+        directory: folder holding `system.md`, `explain.md` and `revise.md`; the shipped
+            prompts when None.
+    """
+
+    def __init__(self, directory: Path | None = None) -> None:
+        self.directory = directory if directory is not None else shipped_prompts_dir()
+        if not self.directory.is_dir():
+            raise PromptError(f"prompts folder {self.directory} does not exist")
+        self._cache: dict[str, str] = {}
+
+    def text(self, name: str) -> str:
+        """The raw template text of `name.md`."""
+        if name not in self._cache:
+            path = self.directory / f"{name}.md"
+            try:
+                self._cache[name] = path.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                raise PromptError(
+                    f"prompt file {path} is missing (a prompts folder needs "
+                    f"{', '.join(n + '.md' for n in PROMPT_NAMES)})"
+                ) from None
+            except (OSError, UnicodeDecodeError) as exc:
+                raise PromptError(f"cannot read prompt file {path}: {exc}") from None
+        return self._cache[name]
+
+    def render(self, name: str, **variables: str) -> str:
+        """Fill `name.md` with `variables`. A `$name` nobody provides is an error, not a blank."""
+        template = Template(self.text(name))
+        try:
+            return template.substitute(variables).strip()
+        except KeyError as exc:
+            given = ", ".join(f"${v}" for v in sorted(variables)) or "none"
+            raise PromptError(
+                f"{self.directory / (name + '.md')} uses ${exc.args[0]}, which is not provided "
+                f"(available: {given}; write $$ for a literal dollar sign)"
+            ) from None
+        except ValueError as exc:
+            raise PromptError(f"{self.directory / (name + '.md')}: bad placeholder ({exc})") from None
+
+    def fingerprint(self) -> str:
+        """A short hash of all prompt texts, so stored lessons can say which prompts made them."""
+        digest = hashlib.sha256()
+        for name in PROMPT_NAMES:
+            digest.update(self.text(name).encode())
+        return digest.hexdigest()[:12]

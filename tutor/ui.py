@@ -1,0 +1,32 @@
+"""Small pieces of terminal output shared by the commands: errors, notices, the usage footer."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.text import Text
+
+from tutor.backends.base import Usage
+
+
+def print_error(console: Console, message: object) -> None:
+    """One line on the (stderr) console: `error: ...`."""
+    console.print(f"[bold red]error:[/] {escape(str(message))}", soft_wrap=True, highlight=False)
+
+
+def print_notice(console: Console, message: str) -> None:
+    console.print(f"[yellow]note:[/] {escape(message)}", soft_wrap=True, highlight=False)
+
+
+def footer_text(usage: Usage) -> Text:
+    """`gpt-4o-mini · 95 prompt + 717 answer tokens · first token 0.41 s · 52.3 tok/s`."""
+    parts = [f"{usage.backend}:{usage.model}"]
+    if usage.completion_tokens is not None:
+        prompt = f"{usage.prompt_tokens} prompt + " if usage.prompt_tokens is not None else ""
+        parts.append(f"{prompt}{usage.completion_tokens} answer tokens")
+    if usage.time_to_first_token is not None:
+        parts.append(f"first token {usage.time_to_first_token:.2f} s")
+    speed = usage.tokens_per_second
+    if speed is not None:
+        parts.append(f"{speed:.1f} tok/s")
+    return Text(" · ".join(parts), style="dim")
