@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Callable, Optional
 
 import typer
 from rich.console import Console
@@ -21,6 +22,21 @@ from tutor.errors import TutorError
 from tutor.ui import print_error
 
 EXIT_INTERRUPTED = 130
+
+
+@dataclass
+class Dependencies:
+    """What commands take from the outside world, so tests can pass fakes via `obj=`.
+
+    Args:
+        build_backend: `(choice, settings, notify=, progress=) -> Backend`; the real one when None.
+        stdin_is_tty: whether to run the feedback loop; defaults to `sys.stdin.isatty()`.
+        out: console for answers; a new stdout Console when None.
+    """
+
+    build_backend: Optional[Callable[..., Any]] = None
+    stdin_is_tty: Optional[Callable[[], bool]] = None
+    out: Optional[Console] = None
 
 
 class TutorGroup(TyperGroup):
@@ -95,6 +111,7 @@ OUTPUT = "Output"
 
 @app.command()
 def explain(
+    ctx: typer.Context,
     topic: Annotated[str, typer.Argument(help='What to learn, e.g. "Transformers in ML".')],
     backend: Annotated[
         Optional[BackendChoice],
@@ -119,7 +136,6 @@ def explain(
     ] = None,
 ) -> None:
     """Explain TOPIC, then revise the explanation from your feedback until you are done."""
-    from tutor.backends.select import build_backend
     from tutor.config import load_settings
     from tutor.conversation import Conversation, clean_topic
     from tutor.lesson import Lesson, Terminal
@@ -145,7 +161,12 @@ def explain(
     prompt_set = PromptSet(settings.prompts_dir)
     conversation = Conversation.start(prompt_set, topic, settings.level)
 
-    out = Console()
+    deps = ctx.obj if isinstance(ctx.obj, Dependencies) else Dependencies()
+    if deps.build_backend is None:
+        from tutor.backends.select import build_backend
+    else:
+        build_backend = deps.build_backend
+    out = deps.out or Console()
     err = Console(stderr=True)
     notify = lambda message: print_notice(err, message)  # noqa: E731
     progress = _load_progress(err)
@@ -158,7 +179,8 @@ def explain(
         terminal=Terminal(out=out, err=err, render=_renderer(out, plain), read_line=_line_reader(err)),
         switch_backend=lambda name: build_backend(name, settings, notify=notify, progress=progress),
     )
-    interactive = not no_feedback and sys.stdin.isatty()
+    stdin_is_tty = deps.stdin_is_tty or sys.stdin.isatty
+    interactive = not no_feedback and stdin_is_tty()
     code = lesson.run(interactive=interactive)
     if code:
         raise typer.Exit(code)

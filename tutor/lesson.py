@@ -10,12 +10,12 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Protocol
 
 from rich.console import Console
 from rich.markup import escape
 
-from tutor.backends.base import Backend, GenerationOptions
+from tutor.backends.base import Backend, GenerationOptions, Usage
 from tutor.conversation import Conversation
 from tutor.errors import BackendError, TutorError, UsageError
 from tutor.prompts import PromptSet
@@ -37,6 +37,33 @@ class Answer:
     text: str
     status: str  # "done", "interrupted" or "error"
     error: BackendError | None = None
+
+
+class LessonRecorder(Protocol):
+    """Keeps the lesson as it happens (the history store implements this).
+
+    `answer_chunk` is called for every chunk, so an implementation must be cheap and decide
+    itself how often to write.
+    """
+
+    def answer_started(self, conversation: Conversation, feedback: str | None, backend: Backend) -> None: ...
+
+    def answer_chunk(self, chunk: str) -> None: ...
+
+    def answer_finished(self, conversation: Conversation, answer: "Answer", usage: Usage | None) -> None: ...
+
+
+class NoRecorder:
+    """Stores nothing (`--no-history`)."""
+
+    def answer_started(self, conversation: Conversation, feedback: str | None, backend: Backend) -> None:
+        pass
+
+    def answer_chunk(self, chunk: str) -> None:
+        pass
+
+    def answer_finished(self, conversation: Conversation, answer: "Answer", usage: Usage | None) -> None:
+        pass
 
 
 @dataclass
@@ -87,6 +114,7 @@ class Lesson:
         options: sampling options for every answer.
         terminal: the consoles and input function.
         switch_backend: builds a backend by name for `/backend`; None disables the command.
+        recorder: keeps each answer as it streams; nothing is kept when None.
     """
 
     def __init__(
@@ -98,6 +126,7 @@ class Lesson:
         options: GenerationOptions,
         terminal: Terminal,
         switch_backend: Callable[[str], Backend] | None = None,
+        recorder: LessonRecorder | None = None,
     ) -> None:
         self.conversation = conversation
         self.backend = backend
@@ -105,15 +134,23 @@ class Lesson:
         self.options = options
         self.terminal = terminal
         self.switch_backend = switch_backend
+        self.recorder = recorder or NoRecorder()
+        self._last_feedback: str | None = None
 
-    def answer(self) -> Answer:
-        """Stream one answer for the pending request and record what the learner saw."""
+    def answer(self, feedback: str | None = None) -> Answer:
+        """Stream one answer for the pending request and record what the learner saw.
+
+        Args:
+            feedback: the learner's words that led to this request (None for the first answer).
+        """
         received: list[str] = []
+        self.recorder.answer_started(self.conversation, feedback, self.backend)
         chunks = self.backend.stream(self.conversation.messages, self.options)
 
         def collected() -> Iterator[str]:
             for chunk in chunks:
                 received.append(chunk)
+                self.recorder.answer_chunk(chunk)
                 yield chunk
 
         status, error = "done", None
@@ -139,7 +176,9 @@ class Lesson:
         usage = self.backend.last_usage
         if usage is not None and status == "done":
             self.terminal.err.print(footer_text(usage))
-        return Answer(text=text, status=status, error=error)
+        answer = Answer(text=text, status=status, error=error)
+        self.recorder.answer_finished(self.conversation, answer, usage)
+        return answer
 
     def run(self, *, interactive: bool) -> int:
         """Answer, then (when interactive) take feedback until the learner leaves.
@@ -147,11 +186,15 @@ class Lesson:
         Returns the process exit code: non-zero when the only answer failed (its error is
         already printed) or was interrupted.
         """
-        first = self.answer()
-        if first.error is not None and (not interactive or not first.text):
-            return first.error.exit_code
-        if not interactive:
-            return 130 if first.status == "interrupted" else 0
+        # A resumed lesson may already hold its answer; then the loop starts at the prompt.
+        if self.conversation.awaiting_answer:
+            first = self.answer()
+            if first.error is not None and (not interactive or not first.text):
+                return first.error.exit_code
+            if not interactive:
+                return 130 if first.status == "interrupted" else 0
+        elif not interactive:
+            return 0
         self.terminal.err.print("[dim]Feedback? (/help for commands, Enter to finish)[/]")
         while True:
             try:
@@ -174,7 +217,7 @@ class Lesson:
             self.terminal.err.print(escape(HELP), highlight=False)
         elif command == "/retry":
             self.conversation.forget_last_answer()
-            self.answer()
+            self.answer(self._last_feedback)
         elif command == "/save":
             self.save(argument)
         elif command == "/backend":
@@ -183,7 +226,8 @@ class Lesson:
             raise UsageError(f"unknown command {command}; type /help for the list")
         else:
             self.conversation.add_feedback(self.prompts, line)
-            self.answer()
+            self._last_feedback = line
+            self.answer(line)
 
     def save(self, argument: str) -> None:
         text = self.conversation.latest_answer

@@ -1,0 +1,131 @@
+"""The command line, driven with CliRunner and a fake backend passed in through `obj`."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from fakes import FakeBackend
+from tutor import __version__
+from tutor.cli import Dependencies, app
+from tutor.errors import AuthenticationError, BackendUnavailable
+
+SECRET = "sk-test-DO-NOT-PRINT-abcdefgh9876"
+
+
+def run(args, *, backend=None, tty=False, input=None, env=None):
+    backend = backend or FakeBackend(["# Title\n\nBody."])
+    built = []
+
+    def build(choice, settings, **kwargs):
+        built.append((choice, settings))
+        return backend
+
+    deps = Dependencies(build_backend=build, stdin_is_tty=lambda: tty)
+    result = CliRunner().invoke(app, args, obj=deps, input=input, env=env)
+    return result, backend, built
+
+
+def assert_one_clean_error_line(result, text):
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ") and text in lines[0]
+
+
+def test_version():
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"tutor {__version__}"
+
+
+def test_explain_streams_one_answer_and_a_footer():
+    result, backend, built = run(["explain", "Transformers in ML", "--no-feedback", "--level", "beginner"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "# Title\n\nBody.\n"
+    assert "fake:fake-1" in result.stderr
+    assert built[0][0] == "auto"
+    assert "beginner" in backend.calls[0][1]["content"]
+
+
+def test_options_reach_the_backend():
+    result, backend, built = run(
+        ["explain", "X", "--temperature", "0", "--max-tokens", "50", "--seed", "3", "--backend", "local", "--model", "m"]
+    )
+    assert result.exit_code == 0, result.output
+    options = backend.options[0]
+    assert (options.temperature, options.max_tokens, options.seed) == (0, 50, 3)
+    assert built[0][0] == "local" and built[0][1].local_model == "m"
+
+
+def test_interactive_feedback_round_trip():
+    backend = FakeBackend(["first answer"], ["revised answer"])
+    result, _, _ = run(["explain", "X"], backend=backend, tty=True, input="an example with code\n/quit\n")
+    assert result.exit_code == 0, result.output
+    assert "first answer" in result.stdout and "revised answer" in result.stdout
+    assert "an example with code" in backend.calls[1][-1]["content"]
+
+
+@pytest.mark.parametrize("topic", ["", "   "])
+def test_empty_topic(topic):
+    result, backend, _ = run(["explain", topic])
+    assert_one_clean_error_line(result, "the topic is empty")
+    assert result.exit_code == 2
+    assert backend.calls == []
+
+
+def test_unknown_flag_is_a_usage_error():
+    result, _, _ = run(["explain", "X", "--frobnicate"])
+    assert result.exit_code == 2
+    assert "No such option" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_out_of_range_option():
+    result, _, _ = run(["explain", "X", "--top-p", "1.5"])
+    assert_one_clean_error_line(result, "--top-p must be greater than 0 and at most 1")
+
+
+def test_missing_key_says_how_to_set_it():
+    result = CliRunner().invoke(app, ["explain", "X", "--backend", "openai"])
+    assert_one_clean_error_line(result, "OPENAI_API_KEY is not set: run  export OPENAI_API_KEY=")
+
+
+def test_backend_errors_are_one_line_and_never_show_the_key():
+    backend = FakeBackend([AuthenticationError("OpenAI rejected the API key (401)")])
+    result, _, _ = run(["explain", "X"], backend=backend, env={"OPENAI_API_KEY": SECRET})
+    assert_one_clean_error_line(result, "rejected the API key (401)")
+    assert SECRET not in result.output
+
+
+def test_failure_before_any_text_in_a_terminal_still_exits_non_zero():
+    backend = FakeBackend([BackendUnavailable("cannot connect to 127.0.0.1:9")])
+    result, _, _ = run(["explain", "X"], backend=backend, tty=True, input="/quit\n")
+    assert_one_clean_error_line(result, "cannot connect")
+
+
+def test_config_masks_the_key():
+    result = CliRunner().invoke(app, ["config"], env={"OPENAI_API_KEY": SECRET, "COLUMNS": "150"})
+    assert result.exit_code == 0, result.output
+    assert "sk-…9876" in result.stdout
+    assert SECRET not in result.stdout
+    assert "answers with openai" in result.stdout
+
+
+def test_prompts_flag_overrides_the_prompts(tmp_path):
+    folder = tmp_path / "prompts"
+    folder.mkdir()
+    (folder / "system.md").write_text("SYSTEM")
+    (folder / "explain.md").write_text("TEACH $topic ($level)")
+    (folder / "revise.md").write_text("REVISE $feedback")
+    result, backend, _ = run(["explain", "Gravity", "--prompts", str(folder), "--level", "expert"])
+    assert result.exit_code == 0, result.output
+    assert backend.calls[0][0]["content"] == "SYSTEM"
+    assert backend.calls[0][1]["content"].startswith("TEACH Gravity (expert")
+
+
+def test_prompts_from_the_environment_with_a_missing_file(tmp_path):
+    (tmp_path / "system.md").write_text("S")
+    result, _, _ = run(["explain", "X"], env={"TUTOR_PROMPTS_DIR": str(tmp_path)})
+    assert_one_clean_error_line(result, "explain.md is missing")

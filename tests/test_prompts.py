@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import pytest
+
+from tutor.errors import PromptError
+from tutor.prompts import PROMPT_NAMES, PromptSet, shipped_prompts_dir
+
+
+def write_prompts(folder, **texts):
+    folder.mkdir(parents=True, exist_ok=True)
+    defaults = {"system": "You teach.", "explain": "Explain $topic at $level.", "revise": "Fix: $feedback"}
+    for name, text in {**defaults, **texts}.items():
+        if text is not None:
+            (folder / f"{name}.md").write_text(text)
+    return folder
+
+
+def test_shipped_prompts_have_the_documented_variables():
+    prompts = PromptSet()
+    assert shipped_prompts_dir().is_dir()
+    assert "Quantum tunnelling" in prompts.render("explain", topic="Quantum tunnelling", level="beginner")
+    assert "more math" in prompts.render("revise", feedback="more math")
+    assert "professor" in prompts.render("system")
+
+
+def test_a_custom_folder_overrides_the_shipped_prompts(tmp_path):
+    prompts = PromptSet(write_prompts(tmp_path / "p"))
+    assert prompts.render("explain", topic="X", level="expert") == "Explain X at expert."
+
+
+def test_a_missing_file_names_the_file(tmp_path):
+    prompts = PromptSet(write_prompts(tmp_path / "p", revise=None))
+    with pytest.raises(PromptError, match=r"revise\.md is missing"):
+        prompts.render("revise", feedback="x")
+
+
+def test_a_missing_variable_is_an_error_not_a_blank(tmp_path):
+    prompts = PromptSet(write_prompts(tmp_path / "p", explain="Explain $topic for $audience"))
+    with pytest.raises(PromptError, match=r"uses \$audience, which is not provided"):
+        prompts.render("explain", topic="X", level="beginner")
+
+
+def test_a_literal_dollar_is_written_twice(tmp_path):
+    prompts = PromptSet(write_prompts(tmp_path / "p", system="Costs $$5."))
+    assert prompts.render("system") == "Costs $5."
+
+
+def test_a_missing_folder_is_an_error(tmp_path):
+    with pytest.raises(PromptError, match="does not exist"):
+        PromptSet(tmp_path / "nope")
+
+
+def test_fingerprint_changes_with_the_text(tmp_path):
+    a = PromptSet(write_prompts(tmp_path / "a")).fingerprint()
+    b = PromptSet(write_prompts(tmp_path / "b", system="You teach well.")).fingerprint()
+    assert a != b and len(a) == 12
+    assert set(PROMPT_NAMES) == {"system", "explain", "revise"}
