@@ -31,3 +31,7 @@ def isolated_env(tmp_path, monkeypatch):
     work.mkdir()
     monkeypatch.chdir(work)
     return home
+
+
+# The loopback OpenAI-compatible server, for every test that needs one.
+from openai_server import openai_server  # noqa: E402,F401

@@ -43,7 +43,7 @@ class TutorGroup(TyperGroup):
     """Turns domain errors and Ctrl-C into one line on stderr and an exit code, never a traceback."""
 
     def invoke(self, ctx: Any) -> Any:
-        err = Console(stderr=True)
+        err = Console(stderr=True, highlight=False)
         try:
             return super().invoke(ctx)
         except TutorError as exc:
@@ -167,7 +167,7 @@ def explain(
     else:
         build_backend = deps.build_backend
     out = deps.out or Console()
-    err = Console(stderr=True)
+    err = Console(stderr=True, highlight=False)
     notify = lambda message: print_notice(err, message)  # noqa: E731
     progress = _load_progress(err)
     chosen = build_backend(settings.backend, settings, notify=notify, progress=progress)
