@@ -1,0 +1,378 @@
+"""The OpenAI backend: streams a chat completion through the official SDK.
+
+Every SDK, httpx2 or decoding failure is mapped to a `tutor.errors` class with a one-line
+message that never contains the API key. One rule matters to layers above (fallback, retry):
+
+* `StreamBroken` is raised only after at least one chunk has been yielded; `partial` holds it.
+* Every other `BackendError` is raised before anything was yielded (`partial == ""`), so the
+  caller may safely try another backend without the learner seeing a half answer twice.
+
+Retries happen here, not in the SDK (the client is built with `max_retries=0`): 408, 409, 429,
+5xx and failed connections are retried before the first chunk, waiting what `retry-after-ms` or
+`retry-after` ask for, else 0.5s, 1s, 2s... through the injected `sleep`. A timeout is not
+retried: the learner has already waited `timeout` seconds once.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import re
+import time
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from urllib.parse import urlsplit
+
+from tutor.backends.base import GenerationOptions, Message, Usage, UsageMeter
+from tutor.errors import (
+    AuthenticationError,
+    BackendError,
+    BackendUnavailable,
+    ConfigError,
+    RateLimitError,
+    StreamBroken,
+)
+
+if TYPE_CHECKING:
+    import openai
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+MAX_RETRY_AFTER_S = 60.0  # a server asking for a longer wait gets an error, not a frozen terminal
+BACKOFF_START_S = 0.5  # without a retry-after header: 0.5s, 1s, 2s ... capped below
+BACKOFF_MAX_S = 8.0
+_KEY_LIKE = re.compile(r"\bsk-[A-Za-z0-9_\-*.]{4,}")  # OpenAI echoes keys masked as sk-ab***wxyz
+
+
+class OpenAIBackend:
+    """Chat completions from OpenAI or any server that speaks its API.
+
+    Args:
+        model: the model name sent with every request.
+        api_key: sent as a bearer token; never appears in an error message.
+        base_url: an OpenAI-compatible endpoint ending in `/v1`; None means api.openai.com.
+        timeout: seconds to connect, and to wait for each next piece of the stream.
+        max_retries: extra attempts before the first chunk (see the module docstring).
+        sleep: how to wait between retries; tests pass a fake.
+    """
+
+    name = "openai"
+
+    def __init__(
+        self,
+        *,
+        model: str,
+        api_key: str,
+        base_url: str | None = None,
+        timeout: float = 60.0,
+        max_retries: int = 2,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.model = model
+        self.base_url = base_url or DEFAULT_BASE_URL
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self._api_key = api_key
+        self._sleep = sleep
+        self._client: openai.OpenAI | None = None
+        self._last_usage: Usage | None = None
+        parts = urlsplit(self.base_url)
+        host = parts.hostname or self.base_url
+        self.host = f"{host}:{parts.port}" if parts.port else host  # no userinfo, ever
+        self._where = "" if host == "api.openai.com" else f" at {self.host}"
+
+    def __repr__(self) -> str:
+        return f"OpenAIBackend(model={self.model!r}, base_url={self.base_url!r})"
+
+    @property
+    def last_usage(self) -> Usage | None:
+        return self._last_usage
+
+    def close(self) -> None:
+        """Release the HTTP connection pool. The backend can still be used afterwards."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def stream(self, messages: Sequence[Message], options: GenerationOptions) -> Iterator[str]:
+        """Yield the answer's text as it arrives; `last_usage` is set when the iterator ends.
+
+        Raises:
+            BackendError: see the module docstring for which subclass means what.
+        """
+        self._last_usage = None
+        return self._generate(list(messages), options)
+
+    # --- the stream ------------------------------------------------------------------------
+
+    def _generate(self, messages: list[Message], options: GenerationOptions) -> Iterator[str]:
+        meter = UsageMeter(backend=self.name, model=self.model)
+        meter.start()
+        parts: list[str] = []
+        tokens: dict[str, int | None] = {"prompt_tokens": None, "completion_tokens": None}
+        finish_reason: str | None = None
+        sdk_stream = None
+        try:
+            sdk_stream = self._open(messages, options)
+            chunks = iter(sdk_stream)
+            while True:
+                try:
+                    text, finish, usage = _parse(next(chunks))
+                except StopIteration:
+                    break
+                except Exception as exc:  # noqa: BLE001 - every failure must become a TutorError
+                    if finish_reason is not None:
+                        break  # the answer is complete; only the usage frame or [DONE] was lost
+                    raise self._broken(exc, "".join(parts)) from exc
+                finish_reason = finish or finish_reason
+                if usage is not None:
+                    tokens["prompt_tokens"], tokens["completion_tokens"] = usage
+                if text:
+                    meter.chunk()
+                    parts.append(text)
+                    yield text  # outside every `try`: GeneratorExit goes straight to `finally`
+            if finish_reason is None:
+                raise self._broken(None, "".join(parts))
+        finally:
+            if sdk_stream is not None:
+                try:
+                    sdk_stream.close()
+                except Exception:  # noqa: BLE001 - closing a dead connection may fail; nothing to do
+                    pass
+            self._last_usage = meter.finish(finish_reason=finish_reason, **tokens)
+
+    def _open(self, messages: list[Message], options: GenerationOptions) -> Any:
+        """Start the request, retrying what is worth retrying; returns the SDK's stream."""
+        import openai
+
+        client = self._get_client()
+        params = _sampling_params(options)
+        for attempt in range(self.max_retries + 1):
+            try:
+                return client.chat.completions.create(
+                    model=self.model,
+                    messages=[{"role": m["role"], "content": m["content"]} for m in messages],
+                    stream=True,
+                    stream_options={"include_usage": True},
+                    **params,
+                )
+            except (openai.APIStatusError, openai.APIConnectionError) as exc:
+                delay = self._retry_delay(exc, attempt)
+                if delay is None or attempt == self.max_retries:
+                    raise self._failed(exc, attempt) from exc
+                self._sleep(delay)
+            except Exception as exc:  # noqa: BLE001 - every failure must become a TutorError
+                raise self._failed(exc, attempt) from exc
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _get_client(self) -> openai.OpenAI:
+        if self._client is None:
+            if not self._api_key:
+                raise ConfigError("No OpenAI API key. Set OPENAI_API_KEY in your environment or .env file.")
+            import openai
+
+            try:
+                self._client = openai.OpenAI(
+                    api_key=self._api_key,
+                    base_url=self.base_url,
+                    timeout=self.timeout,
+                    max_retries=0,  # we retry ourselves, through the injectable `sleep`
+                )
+            except Exception as exc:  # noqa: BLE001 - e.g. a base URL the SDK refuses
+                detail = self._redact(_one_line(str(exc)))
+                raise ConfigError(f"Cannot set up the OpenAI client for {self.host}: {detail}.") from exc
+        return self._client
+
+    # --- retries ---------------------------------------------------------------------------
+
+    def _retry_delay(self, exc: Exception, attempt: int) -> float | None:
+        """Seconds to wait before trying again, or None when a retry would not help."""
+        import openai
+
+        backoff = min(BACKOFF_START_S * 2**attempt, BACKOFF_MAX_S)
+        if isinstance(exc, openai.APITimeoutError):
+            return None
+        if isinstance(exc, openai.APIConnectionError):
+            return backoff
+        assert isinstance(exc, openai.APIStatusError)
+        headers = exc.response.headers
+        should = headers.get("x-should-retry")
+        if should == "false" or (exc.status_code == 429 and _error_code(exc) == "insufficient_quota"):
+            return None
+        if should != "true" and exc.status_code not in (408, 409, 429) and exc.status_code < 500:
+            return None
+        asked = _retry_after(headers)
+        if asked is None:
+            return backoff
+        return max(asked, 0.0) if asked <= MAX_RETRY_AFTER_S else None
+
+    # --- error messages --------------------------------------------------------------------
+
+    def _failed(self, exc: Exception, attempt: int) -> BackendError:
+        """Map a failure to start the answer (nothing yielded yet) to a TutorError."""
+        import openai
+
+        where = self._where
+        tries = f"tried {attempt + 1} time{'s' if attempt else ''}"
+        if isinstance(exc, openai.APITimeoutError):
+            return BackendUnavailable(
+                f"OpenAI{where} did not answer within {self.timeout:g}s. Check your network and try again."
+            )
+        if isinstance(exc, openai.APIConnectionError):
+            return BackendUnavailable(
+                f"Cannot connect to OpenAI{where} ({self._redact(_connection_reason(exc))}; {tries}). "
+                "Check your network and the base URL (OPENAI_BASE_URL)."
+            )
+        if isinstance(exc, openai.APIStatusError):
+            return self._status_error(exc, attempt)
+        if isinstance(exc, openai.APIError):
+            return BackendError(f"OpenAI{where} failed: {self._server_message(exc) or type(exc).__name__}.")
+        detail = self._redact(_one_line(str(exc))) or "no details"
+        return BackendError(f"The OpenAI client failed ({type(exc).__name__}: {detail}).")
+
+    def _status_error(self, exc: Any, attempt: int) -> BackendError:
+        status, where, message = exc.status_code, self._where, self._server_message(exc)
+        detail = f": {message}" if message else ""
+        if status == 401:
+            return AuthenticationError(
+                f"OpenAI{where} rejected the API key (401). "
+                "Check OPENAI_API_KEY (environment or .env) and that the key is still active."
+            )
+        if status == 403:
+            return AuthenticationError(
+                f"OpenAI{where} refused the request (403){detail}. "
+                f"Check that the API key's project may use model {self.model!r}."
+            )
+        if status == 429:
+            if _error_code(exc) == "insufficient_quota":
+                return RateLimitError(
+                    f"OpenAI{where} says the account is out of quota (429){detail}. "
+                    "Add credit or check billing in the OpenAI dashboard."
+                )
+            asked = _retry_after(exc.response.headers)
+            if asked is not None and asked > MAX_RETRY_AFTER_S:
+                return RateLimitError(
+                    f"OpenAI{where} is rate-limiting requests (429) and asks to wait {asked:.0f}s{detail}. "
+                    "Try again later."
+                )
+            retried = f"after retrying {attempt} time{'s' if attempt != 1 else ''}" if attempt else "(retries are off)"
+            return RateLimitError(
+                f"OpenAI{where} is still rate-limiting requests (429) {retried}{detail}. "
+                "Wait a minute and try again, or check your plan's rate limits."
+            )
+        if status >= 500 or status == 408:
+            tries = f"tried {attempt + 1} time{'s' if attempt else ''}"
+            return BackendUnavailable(f"OpenAI{where} failed with HTTP {status} ({tries}){detail}. Try again later.")
+        if status == 404:
+            return BackendError(
+                f"OpenAI{where} answered HTTP 404{detail}. Check the model name ({self.model!r}) and the base URL."
+            )
+        return BackendError(f"OpenAI{where} answered HTTP {status}{detail}.")
+
+    def _broken(self, exc: Exception | None, partial: str) -> BackendError:
+        """Map a failure while reading the stream. StreamBroken only when text already went out."""
+        import openai
+
+        if exc is None:
+            reason = "the stream ended without a finish_reason"
+        elif isinstance(exc, openai.APITimeoutError):
+            reason = f"nothing arrived for {self.timeout:g}s"
+        elif isinstance(exc, openai.APIConnectionError):
+            reason = f"the connection dropped ({self._redact(_connection_reason(exc))})"
+        elif isinstance(exc, json.JSONDecodeError):  # raised by the SDK's SSE decoding
+            reason = "the server sent a frame that is not valid JSON"
+        elif isinstance(exc, openai.APIError):
+            message = self._server_message(exc)
+            if not partial:  # an error event instead of an answer: the server's own words
+                return BackendError(f"OpenAI{self._where} sent an error instead of an answer: {message}.")
+            reason = f"the server sent an error: {message}"
+        else:
+            reason = f"{type(exc).__name__}: {self._redact(_one_line(str(exc)))}"
+        if partial:
+            return StreamBroken(
+                f"The answer from OpenAI{self._where} was cut off: {reason}. Ask again for a complete answer.",
+                partial=partial,
+            )
+        return BackendUnavailable(f"OpenAI{self._where} failed before sending any text: {reason}. Try again.")
+
+    def _server_message(self, exc: Any) -> str:
+        body = getattr(exc, "body", None)
+        message = body.get("message") if isinstance(body, dict) else body
+        if not isinstance(message, str) or not message.strip():
+            message = getattr(exc, "message", "") or ""
+        return self._redact(_one_line(message))
+
+    def _redact(self, text: str) -> str:
+        if len(self._api_key) >= 6:  # a shorter "key" is a placeholder; replacing it would garble text
+            text = text.replace(self._api_key, "***")
+        return _KEY_LIKE.sub("sk-***", text)
+
+
+def _parse(chunk: Any) -> tuple[str | None, str | None, tuple[int | None, int | None] | None]:
+    """(text, finish_reason, (prompt, completion) tokens) from one `ChatCompletionChunk`.
+
+    Only the first choice counts (we never ask for n > 1). Every field may be missing: the SDK
+    builds chunks without validation, so an odd frame must not raise AttributeError here.
+    """
+    text = finish = None
+    for choice in getattr(chunk, "choices", None) or ():
+        if getattr(choice, "index", 0) == 0:
+            text = getattr(getattr(choice, "delta", None), "content", None)
+            finish = getattr(choice, "finish_reason", None)
+    usage = getattr(chunk, "usage", None)
+    counts = None if usage is None else (getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None))
+    return text if isinstance(text, str) else None, finish, counts
+
+
+def _sampling_params(options: GenerationOptions) -> dict[str, Any]:
+    """The options OpenAI accepts; top_k and repetition_penalty are local-only."""
+    params = {
+        "temperature": options.temperature,
+        "max_tokens": options.max_tokens,
+        "top_p": options.top_p,
+        "seed": options.seed,
+    }
+    return {name: value for name, value in params.items() if value is not None}
+
+
+def _retry_after(headers: Any) -> float | None:
+    """Seconds from `retry-after-ms`, else `retry-after` (seconds or an HTTP date)."""
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            return float(value) * scale
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    parsed = email.utils.parsedate_tz(value) if value else None
+    return None if parsed is None else email.utils.mktime_tz(parsed) - time.time()
+
+
+def _error_code(exc: Any) -> str | None:
+    body = getattr(exc, "body", None)
+    return (body.get("code") or body.get("type")) if isinstance(body, dict) else None
+
+
+def _connection_reason(exc: BaseException) -> str:
+    """A few words on why a connection failed, from the innermost cause."""
+    seen: list[BaseException] = []
+    cause: BaseException | None = exc
+    while cause is not None and cause not in seen:
+        seen.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    text = " ".join(f"{type(e).__name__} {e}" for e in seen).lower()
+    if "refused" in text:
+        return "connection refused"
+    if "name or service not known" in text or "nodename nor servname" in text or "gaierror" in text:
+        return "host not found"
+    if "ssl" in text or "certificate" in text:
+        return "TLS/certificate error"
+    if "incomplete chunked read" in text or "peer closed" in text or "reset" in text:
+        return "closed by the server"
+    inner = seen[-1]
+    return _one_line(str(inner)) or type(inner).__name__
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split()).rstrip(".")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
