@@ -10,7 +10,7 @@ import sys
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Callable, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Callable, Optional
 
 import typer
 from rich.console import Console
@@ -20,6 +20,11 @@ from typer.exceptions import TyperException
 from tutor import __version__
 from tutor.errors import TutorError
 from tutor.ui import print_error
+
+if TYPE_CHECKING:
+    from tutor.config import Settings
+    from tutor.conversation import Conversation
+    from tutor.prompts import PromptSet
 
 EXIT_INTERRUPTED = 130
 
@@ -134,13 +139,15 @@ def explain(
     prompts: Annotated[
         Optional[Path], typer.Option("--prompts", help="Folder with system.md, explain.md, revise.md.", rich_help_panel=OUTPUT)
     ] = None,
+    no_history: Annotated[
+        bool,
+        typer.Option("--no-history", envvar="TUTOR_NO_HISTORY", help="Keep nothing in the lesson history.", rich_help_panel=OUTPUT),
+    ] = False,
 ) -> None:
     """Explain TOPIC, then revise the explanation from your feedback until you are done."""
     from tutor.config import load_settings
     from tutor.conversation import Conversation, clean_topic
-    from tutor.lesson import Lesson, Terminal
     from tutor.prompts import PromptSet
-    from tutor.ui import print_notice
 
     clean_topic(topic)  # an empty topic fails before any model loads
     settings = load_settings(
@@ -160,6 +167,29 @@ def explain(
     )
     prompt_set = PromptSet(settings.prompts_dir)
     conversation = Conversation.start(prompt_set, topic, settings.level)
+    run_lesson(ctx, settings, prompt_set, conversation, no_feedback=no_feedback, plain=plain, history=not no_history)
+
+
+def run_lesson(
+    ctx: typer.Context,
+    settings: Settings,
+    prompt_set: PromptSet,
+    conversation: Conversation,
+    *,
+    no_feedback: bool,
+    plain: bool,
+    history: bool,
+    lesson_id: Optional[str] = None,
+) -> None:
+    """Build the backend and run the feedback loop (`explain`, and `resume` with `lesson_id`).
+
+    Args:
+        history: record the lesson in the history database (`--no-history` turns it off).
+        lesson_id: the stored lesson new turns belong to; None starts a new one.
+    """
+    from tutor.history.recorder import open_recorder
+    from tutor.lesson import Lesson, Terminal
+    from tutor.ui import print_notice
 
     deps = ctx.obj if isinstance(ctx.obj, Dependencies) else Dependencies()
     if deps.build_backend is None:
@@ -171,6 +201,7 @@ def explain(
     notify = lambda message: print_notice(err, message)  # noqa: E731
     progress = _load_progress(err)
     chosen = build_backend(settings.backend, settings, notify=notify, progress=progress)
+    recorder = open_recorder(prompt_set.fingerprint(), notify=notify, lesson_id=lesson_id) if history else None
     lesson = Lesson(
         conversation,
         chosen,
@@ -178,10 +209,15 @@ def explain(
         options=settings.options,
         terminal=Terminal(out=out, err=err, render=_renderer(out, plain), read_line=_line_reader(err)),
         switch_backend=lambda name: build_backend(name, settings, notify=notify, progress=progress),
+        recorder=recorder,
     )
     stdin_is_tty = deps.stdin_is_tty or sys.stdin.isatty
     interactive = not no_feedback and stdin_is_tty()
-    code = lesson.run(interactive=interactive)
+    try:
+        code = lesson.run(interactive=interactive)
+    finally:
+        if recorder is not None:
+            recorder.close()
     if code:
         raise typer.Exit(code)
 
@@ -212,7 +248,7 @@ def _load_progress(err: Console):
         from tutor.cli_models import RichLoadProgress
     except ImportError:
         return None
-    return RichLoadProgress(err)
+    return RichLoadProgress(console=err)
 
 
 @app.command()
@@ -245,6 +281,16 @@ def config(
     for name, value in shown.items():
         table.add_row(name, value, settings.sources.get(name, "default"), ENV_NAMES[name])
     Console().print(table)
+
+
+from tutor.cli_history import delete, export, history, resume, show  # noqa: E402 - needs Dependencies above
+
+HISTORY = "History"
+app.command(rich_help_panel=HISTORY)(history)
+app.command(rich_help_panel=HISTORY)(show)
+app.command(rich_help_panel=HISTORY)(resume)
+app.command(rich_help_panel=HISTORY)(export)
+app.command(rich_help_panel=HISTORY)(delete)
 
 
 def main() -> None:

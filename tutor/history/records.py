@@ -1,0 +1,78 @@
+"""What a stored lesson looks like when read back: the lesson, its turns, a history row."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tutor.backends.base import Message
+    from tutor.conversation import Conversation
+
+
+@dataclass
+class Turn:
+    """One answer: the feedback that asked for it, its text, and how it ended."""
+
+    seq: int
+    feedback: str | None
+    answer: str
+    status: str  # "streaming", "done", "interrupted" or "error"
+    error: str | None
+    backend: str
+    model: str
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    time_to_first_token: float | None
+    tokens_per_second: float | None
+    started_at: float
+    finished_at: float | None
+
+
+@dataclass
+class LessonSummary:
+    """A row of `tutor history`."""
+
+    id: str
+    topic: str
+    level: str
+    backend: str
+    model: str
+    created_at: float
+    updated_at: float
+    turns: int
+    status: str | None  # of the latest turn; None when there is none
+
+
+@dataclass
+class StoredLesson:
+    """A whole lesson, as `show`, `export` and `resume` need it."""
+
+    id: str
+    topic: str
+    level: str
+    backend: str
+    model: str
+    prompts: str
+    messages: list[Message]
+    created_at: float
+    updated_at: float
+    turns: list[Turn] = field(default_factory=list)
+
+    @property
+    def latest_answer(self) -> str | None:
+        for turn in reversed(self.turns):
+            if turn.answer:
+                return turn.answer
+        return None
+
+    def conversation(self) -> Conversation:
+        """The conversation to resume. An answer cut off by a crash is kept as the learner saw it,
+        as Ctrl-C would have kept it."""
+        from tutor.conversation import Conversation
+
+        conversation = Conversation(self.topic, self.level, [dict(m) for m in self.messages])  # type: ignore[misc]
+        last = self.turns[-1] if self.turns else None
+        if conversation.awaiting_answer and last and last.answer and last.finished_at is None:
+            conversation.record_answer(last.answer)
+        return conversation
