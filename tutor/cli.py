@@ -292,6 +292,10 @@ app.command(rich_help_panel=HISTORY)(resume)
 app.command(rich_help_panel=HISTORY)(export)
 app.command(rich_help_panel=HISTORY)(delete)
 
+from tutor.cli_serve import serve  # noqa: E402
+
+app.command(rich_help_panel="Serve")(serve)
+
 
 def main() -> None:
     app()

@@ -1,0 +1,12 @@
+"""`tutor serve`: the local model behind OpenAI's Chat Completions API.
+
+    app.py        the ASGI app: routes, auth, body limit, errors (`create_app(backend)`)
+    responses.py  one answer as an SSE stream or a JSON body; cancels on disconnect
+    queue.py      one model worker thread, a bounded queue, cancellation and draining
+    schema.py     request validation into backend messages and options
+    stops.py      stop strings cut across chunk boundaries
+    wire.py       OpenAI's response, chunk and error shapes
+    server.py     uvicorn with a shutdown that ends streams properly
+
+Nothing here is imported by `tutor --help`; starlette and uvicorn come with the `serve` extra.
+"""
