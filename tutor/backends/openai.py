@@ -104,6 +104,7 @@ class OpenAIBackend:
     # --- the stream ------------------------------------------------------------------------
 
     def _generate(self, messages: list[Message], options: GenerationOptions) -> Iterator[str]:
+        self._get_client()  # importing openai takes ~1 s: keep it out of time-to-first-token
         meter = UsageMeter(backend=self.name, model=self.model)
         meter.start()
         parts: list[str] = []
