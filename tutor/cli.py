@@ -218,6 +218,8 @@ def run_lesson(
     finally:
         if recorder is not None:
             recorder.close()
+    if code == 0 and interactive and recorder is not None and recorder.lesson_id is not None:
+        err.print(f"[dim]kept as lesson {recorder.lesson_id}: tutor resume {recorder.lesson_id}[/]")
     if code:
         raise typer.Exit(code)
 
