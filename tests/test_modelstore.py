@@ -191,3 +191,14 @@ def test_rich_progress_shows_stages_and_closes():
         progress("done", 4, 4)
     assert progress._progress is None
     assert "dequantizing weights" in console.export_text()
+
+
+def test_an_unfinished_training_run_is_refused(tiny_dir, tmp_path):
+    from tutor.gpt.checkpoint import INCOMPLETE
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_dir, run)
+    modelstore.check_model_dir(run)
+    (run / INCOMPLETE).write_text("")
+    with pytest.raises(ModelError, match="unfinished `tutor train` run"):
+        modelstore.check_model_dir(run)

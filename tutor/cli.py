@@ -286,6 +286,10 @@ def config(
 
 
 from tutor.cli_models import models  # noqa: E402
+from tutor.cli_train import sample, train  # noqa: E402
+
+app.command(rich_help_panel="Models")(train)
+app.command(rich_help_panel="Models")(sample)
 
 app.command(rich_help_panel="Models")(models)
 

