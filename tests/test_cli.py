@@ -129,3 +129,30 @@ def test_prompts_from_the_environment_with_a_missing_file(tmp_path):
     (tmp_path / "system.md").write_text("S")
     result, _, _ = run(["explain", "X"], env={"TUTOR_PROMPTS_DIR": str(tmp_path)})
     assert_one_clean_error_line(result, "explain.md is missing")
+
+
+def test_notes_ground_the_first_answer_and_sources_lists_them(tmp_path):
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "attention.md").write_text(
+        "# Attention\n\n## Queries and keys\n\nEach token's query is compared with every key; "
+        "the softmax of the scores weights the values.\n"
+    )
+    (notes / "cooking.md").write_text("# Bread\n\nKnead the dough for ten minutes.\n")
+    backend = FakeBackend(["answer"])
+    result, _, _ = run(
+        ["explain", "attention queries keys", "--notes", str(notes)], backend=backend, tty=True, input="/sources\n/quit\n"
+    )
+    assert result.exit_code == 0, result.output
+    system = backend.calls[0][0]["content"]
+    assert "softmax of the scores" in system
+    assert "attention.md §" in system
+    assert "Knead" not in system
+    assert "attention.md" in result.stderr
+
+
+def test_missing_notes_path_is_a_usage_error(tmp_path):
+    result, backend, _ = run(["explain", "X", "--notes", str(tmp_path / "nope")])
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    assert backend.calls == []

@@ -55,3 +55,15 @@ def test_fingerprint_changes_with_the_text(tmp_path):
     b = PromptSet(write_prompts(tmp_path / "b", system="You teach well.")).fingerprint()
     assert a != b and len(a) == 12
     assert set(PROMPT_NAMES) == {"system", "explain", "revise"}
+
+
+def test_the_small_model_gets_its_measured_variant_unless_prompts_are_given(tmp_path):
+    from tutor.prompts import select_prompts_dir
+
+    assert select_prompts_dir(None, answering_backend="local", local_model="smollm2") == shipped_prompts_dir() / "small"
+    assert select_prompts_dir(None, answering_backend="local", local_model="/models/mine") is None
+    assert select_prompts_dir(None, answering_backend="openai", local_model="smollm2") is None
+    assert select_prompts_dir(tmp_path, answering_backend="local", local_model="smollm2") == tmp_path
+    small = PromptSet(shipped_prompts_dir() / "small")
+    assert "Gravity" in small.render("explain", topic="Gravity", level="beginner")
+    assert "shorter" in small.render("revise", feedback="shorter")

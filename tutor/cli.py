@@ -24,6 +24,7 @@ from tutor.ui import print_error
 if TYPE_CHECKING:
     from tutor.config import Settings
     from tutor.conversation import Conversation
+    from tutor.notes import Grounding
     from tutor.prompts import PromptSet
 
 EXIT_INTERRUPTED = 130
@@ -143,11 +144,18 @@ def explain(
         bool,
         typer.Option("--no-history", envvar="TUTOR_NO_HISTORY", help="Keep nothing in the lesson history.", rich_help_panel=OUTPUT),
     ] = False,
+    notes: Annotated[
+        Optional[list[Path]],
+        typer.Option(
+            "--notes",
+            help="Ground the answer in your .md/.txt notes (files or folders; repeatable; also TUTOR_NOTES).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Explain TOPIC, then revise the explanation from your feedback until you are done."""
     from tutor.config import load_settings
     from tutor.conversation import Conversation, clean_topic
-    from tutor.prompts import PromptSet
 
     clean_topic(topic)  # an empty topic fails before any model loads
     settings = load_settings(
@@ -165,9 +173,35 @@ def explain(
             "seed": seed,
         }
     )
-    prompt_set = PromptSet(settings.prompts_dir)
-    conversation = Conversation.start(prompt_set, topic, settings.level)
-    run_lesson(ctx, settings, prompt_set, conversation, no_feedback=no_feedback, plain=plain, history=not no_history)
+    prompt_set = lesson_prompts(settings)
+    grounding = None
+    ground_system = None
+    from tutor.cli_notes import notes_paths
+
+    note_paths = notes_paths(notes)
+    if note_paths:
+        from tutor.cli_notes import open_grounding, topic_context
+
+        err = Console(stderr=True, highlight=False)
+        grounding = open_grounding(note_paths, prompt_set, err)
+        ground_system = topic_context(grounding, clean_topic(topic), err).wrap_system
+    conversation = Conversation.start(prompt_set, topic, settings.level, ground_system=ground_system)
+    run_lesson(
+        ctx, settings, prompt_set, conversation,
+        no_feedback=no_feedback, plain=plain, history=not no_history, grounding=grounding,
+    )
+
+
+def lesson_prompts(settings: Settings) -> PromptSet:
+    """The prompts for a lesson: `--prompts`, else the variant measured best for the model."""
+    from tutor.config import first_backend
+    from tutor.prompts import PromptSet, select_prompts_dir
+
+    return PromptSet(
+        select_prompts_dir(
+            settings.prompts_dir, answering_backend=first_backend(settings), local_model=settings.local_model
+        )
+    )
 
 
 def run_lesson(
@@ -180,12 +214,14 @@ def run_lesson(
     plain: bool,
     history: bool,
     lesson_id: Optional[str] = None,
+    grounding: Optional[Grounding] = None,
 ) -> None:
     """Build the backend and run the feedback loop (`explain`, and `resume` with `lesson_id`).
 
     Args:
         history: record the lesson in the history database (`--no-history` turns it off).
         lesson_id: the stored lesson new turns belong to; None starts a new one.
+        grounding: notes retrieval for `--notes`; feedback retrieves more passages.
     """
     from tutor.history.recorder import open_recorder
     from tutor.lesson import Lesson, Terminal
@@ -210,6 +246,7 @@ def run_lesson(
         terminal=Terminal(out=out, err=err, render=_renderer(out, plain), read_line=_line_reader(err)),
         switch_backend=lambda name: build_backend(name, settings, notify=notify, progress=progress),
         recorder=recorder,
+        grounding=grounding,
     )
     stdin_is_tty = deps.stdin_is_tty or sys.stdin.isatty
     interactive = not no_feedback and stdin_is_tty()

@@ -166,9 +166,8 @@ def resume(
     ] = False,
 ) -> None:
     """Go back to a lesson: see its latest explanation and carry on giving feedback."""
-    from tutor.cli import run_lesson
+    from tutor.cli import lesson_prompts, run_lesson
     from tutor.config import load_settings
-    from tutor.prompts import PromptSet
     from tutor.ui import print_notice
 
     out, err = _consoles(ctx)
@@ -181,7 +180,7 @@ def resume(
             "level": lesson.level,
         }
     )
-    prompt_set = PromptSet(settings.prompts_dir)
+    prompt_set = lesson_prompts(settings)
     conversation = lesson.conversation()
     err.print(f"[dim]resuming {lesson.id} · {escape(lesson.topic)} · {_answers(conversation.answer_count)}[/]")
     if prompt_set.fingerprint() != lesson.prompts:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 from tutor.backends.base import Message
 from tutor.errors import UsageError
@@ -36,11 +37,27 @@ class Conversation:
     messages: list[Message] = field(default_factory=list)
 
     @classmethod
-    def start(cls, prompts: PromptSet, topic: str, level: str) -> "Conversation":
+    def start(
+        cls,
+        prompts: PromptSet,
+        topic: str,
+        level: str,
+        *,
+        ground_system: Callable[[str], str] | None = None,
+    ) -> "Conversation":
+        """The system prompt and the explain request.
+
+        Args:
+            ground_system: adds notes passages to the system prompt (`--notes`); small models
+                follow passages there better than inside the request.
+        """
         topic = clean_topic(topic)
         level_text = LEVEL_HINTS.get(level, level)
+        system = prompts.render("system")
+        if ground_system is not None:
+            system = ground_system(system)
         messages: list[Message] = [
-            {"role": "system", "content": prompts.render("system")},
+            {"role": "system", "content": system},
             {"role": "user", "content": prompts.render("explain", topic=topic, level=level_text)},
         ]
         return cls(topic=topic, level=level, messages=messages)

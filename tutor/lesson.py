@@ -10,7 +10,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Protocol
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Protocol
 
 from rich.console import Console
 from rich.markup import escape
@@ -21,11 +21,15 @@ from tutor.errors import BackendError, TutorError, UsageError
 from tutor.prompts import PromptSet
 from tutor.ui import footer_text, print_error, print_notice
 
+if TYPE_CHECKING:
+    from tutor.notes import Grounding
+
 HELP = """\
 Type feedback to get a revised explanation, e.g. "simpler", "more math", "an example with code".
   /retry        answer the last request again
   /save [FILE]  write the latest explanation to a Markdown file
   /backend NAME switch backend for the next answers (openai, local)
+  /sources      the notes passages this lesson used (--notes)
   /help         this help
   /quit         leave (so do an empty line, Ctrl-D and Ctrl-C)"""
 
@@ -115,6 +119,7 @@ class Lesson:
         terminal: the consoles and input function.
         switch_backend: builds a backend by name for `/backend`; None disables the command.
         recorder: keeps each answer as it streams; nothing is kept when None.
+        grounding: retrieves notes passages (`--notes`); None without notes.
     """
 
     def __init__(
@@ -127,6 +132,7 @@ class Lesson:
         terminal: Terminal,
         switch_backend: Callable[[str], Backend] | None = None,
         recorder: LessonRecorder | None = None,
+        grounding: Grounding | None = None,
     ) -> None:
         self.conversation = conversation
         self.backend = backend
@@ -135,6 +141,7 @@ class Lesson:
         self.terminal = terminal
         self.switch_backend = switch_backend
         self.recorder = recorder or NoRecorder()
+        self.grounding = grounding
         self._last_feedback: str | None = None
 
     def answer(self, feedback: str | None = None) -> Answer:
@@ -222,10 +229,17 @@ class Lesson:
             self.save(argument)
         elif command == "/backend":
             self.change_backend(argument)
+        elif command == "/sources":
+            from tutor.notes import format_sources
+
+            self.terminal.err.print(format_sources(self.grounding.used if self.grounding else []))
         elif command.startswith("/"):
             raise UsageError(f"unknown command {command}; type /help for the list")
         else:
             self.conversation.add_feedback(self.prompts, line)
+            if self.grounding is not None and self.grounding.for_feedback(self.conversation.topic, line).passages:
+                # New passages join the system prompt, where small models follow them best.
+                self.conversation.messages[0]["content"] = self.grounding.system_message(self.prompts.render("system"))
             self._last_feedback = line
             self.answer(line)
 

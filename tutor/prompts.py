@@ -14,6 +14,10 @@ from tutor.errors import PromptError
 
 PROMPT_NAMES = ("system", "explain", "revise")
 
+# Prompt variants for models too small for the professor prompt, chosen by measurement
+# (BENCHMARKS.md, "Teaching quality"): the model name -> a subfolder of the shipped prompts.
+SMALL_MODEL_VARIANTS = {"smollm2": "small"}
+
 
 def shipped_prompts_dir() -> Path:
     """The prompts installed with the package, or the checkout's `prompts/` in development."""
@@ -22,6 +26,17 @@ def shipped_prompts_dir() -> Path:
         if (candidate / "system.md").is_file():
             return candidate
     raise PromptError(f"the shipped prompts are missing from {package_dir}; reinstall tutor")
+
+
+def select_prompts_dir(explicit: Path | None, *, answering_backend: str, local_model: str) -> Path | None:
+    """The prompts folder for a lesson: the learner's own, else a variant for a small model.
+
+    None means the shipped default prompts.
+    """
+    if explicit is not None:
+        return explicit
+    variant = SMALL_MODEL_VARIANTS.get(local_model) if answering_backend == "local" else None
+    return shipped_prompts_dir() / variant if variant else None
 
 
 class PromptSet:

@@ -1,0 +1,141 @@
+"""Teaching-quality eval: concept coverage, length, examples, and feedback compliance.
+
+    python bench/teach_eval.py --backend local --seed 0 --json out.json
+    python bench/teach_eval.py --backend local --prompts prompts/small --notes bench/notes
+    python bench/teach_eval.py --backend openai --model gpt-4o-mini --topics photo,recursion
+
+Decoding is greedy (temperature 0) with a fixed seed, so a run is repeatable on one machine.
+Results for the embedded model are in BENCHMARKS_teach.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+from tutor.backends.base import GenerationOptions
+from tutor.config import load_settings
+from tutor.errors import TutorError
+from tutor.evaluate.report import results_table
+from tutor.evaluate.runner import FEEDBACK_KINDS, results_json, run_eval, sequential, summarize
+from tutor.evaluate.topics import by_name
+from tutor.prompts import PromptSet
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--backend", choices=("local", "openai"), default="local")
+    p.add_argument("--model", help="OpenAI model name, or local: smollm2, a model folder, a .gguf")
+    p.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--prompts", type=Path, help="prompts folder (default: the shipped prompts)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--topics", help="comma-separated parts of topic names or fields (default: all)")
+    p.add_argument("--kinds", default=",".join(k.key for k in FEEDBACK_KINDS),
+                   help="feedback kinds to run: code,simpler,shorter (empty: explanations only)")
+    p.add_argument("--json", type=Path, help="write summary, settings and every answer here")
+    p.add_argument("--max-tokens", type=int, default=256)
+    p.add_argument("--repetition-penalty", type=float, default=None)
+    p.add_argument("--level", default="intermediate")
+    p.add_argument("--notes", type=Path, action="append", help="ground answers in these notes")
+    p.add_argument("--passages", type=int, default=4, help="passages per grounded request")
+    p.add_argument("--notes-in", choices=("system", "user"), default="system",
+                   help="put passages in the system message or around the explain request")
+    p.add_argument("--label", default="", help="name for this run in the table title")
+    p.add_argument("--compare", type=Path, nargs="+", metavar="JSON",
+                   help="print a Markdown table comparing earlier --json results, and exit")
+    return p.parse_args(argv)
+
+
+def compare(paths: list[Path]) -> str:
+    """One Markdown row per run: coverage, words, examples, grade, citations, compliance."""
+    rows = ["| run | prompts | notes | coverage | words | example | grade | cites | code | simpler | shorter |",
+            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for path in paths:
+        data = json.loads(path.read_text())
+        s, c = data["summary"], data["summary"].get("compliance", {})
+        pct = lambda v: "-" if v is None else f"{v:.0%}"  # noqa: E731
+        rows.append(f"| {data['label'] or path.stem} | {Path(data['prompts']).name} | {'yes' if data['notes'] else 'no'} "
+                    f"| {pct(s['coverage'])} | {s['words']:.0f} | {pct(s['example_rate'])} | {s['grade']:.1f} "
+                    f"| {pct(s.get('cite_rate'))} | {pct(c.get('code'))} | {pct(c.get('simpler'))} | {pct(c.get('shorter'))} |")
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.compare:
+        print(compare(args.compare))
+        return 0
+    console = Console(stderr=True)
+    try:
+        settings = load_settings({"backend": args.backend, "model": args.model, "device": args.device})
+        from tutor.backends.select import build_backend
+
+        backend = build_backend(args.backend, settings, notify=console.print)
+        prompts = PromptSet(args.prompts)
+        topics = by_name(args.topics.split(",") if args.topics else None)
+        keys = [k for k in args.kinds.split(",") if k]
+        kinds = [k for k in FEEDBACK_KINDS if k.key in keys]
+        options = GenerationOptions(temperature=0, seed=args.seed, max_tokens=args.max_tokens,
+                                    repetition_penalty=args.repetition_penalty)
+        ground = None
+        if args.notes:
+            from tutor.notes import Grounding, open_index
+
+            index = open_index(args.notes, warn=lambda m: console.print(f"[yellow]{m}[/]"))
+            grounding = Grounding(index, prompts, k=args.passages)
+
+            def ground(topic, messages):
+                context = grounding.for_topic(topic.name)
+                if args.notes_in == "system":
+                    messages[0]["content"] = context.wrap_system(messages[0]["content"])
+                else:
+                    messages[-1]["content"] = context.wrap(messages[-1]["content"])
+
+        started = time.perf_counter()
+        answer_one = sequential(backend)
+
+        def answer_many(requests, options):  # sequential, with a line per answer on stderr
+            texts = []
+            for i, messages in enumerate(requests, start=1):
+                texts.extend(answer_one([messages], options))
+                console.print(f"[dim]  {i}/{len(requests)}: {len(texts[-1].split())} words[/]")
+            return texts
+
+        results = run_eval(answer_many, prompts, topics, options, kinds=kinds, level=args.level,
+                           ground=ground,
+                           on_phase=lambda name, n: console.print(f"[dim]{name}: {n} requests[/]"))
+        elapsed = time.perf_counter() - started
+    except TutorError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        return getattr(exc, "exit_code", 1)
+    title = args.label or f"{backend.name}:{backend.model} prompts={prompts.directory}"
+    Console().print(results_table(results, title=title, kinds=kinds))
+    summary = summarize(results, kinds)
+    console.print(f"[dim]{elapsed:.0f} s; summary {json.dumps(summary)}[/]")
+    if args.json:
+        payload = {
+            "label": args.label,
+            "backend": backend.name,
+            "model": backend.model,
+            "prompts": str(prompts.directory),
+            "prompts_fingerprint": prompts.fingerprint(),
+            "notes": [str(n) for n in args.notes or []],
+            "notes_in": args.notes_in if args.notes else None,
+            "options": {"temperature": 0, "seed": args.seed, "max_tokens": args.max_tokens,
+                        "repetition_penalty": args.repetition_penalty},
+            "seconds": round(elapsed, 1),
+            "summary": summary,
+            "results": results_json(results),
+        }
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(payload, indent=1, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""Terminal side of notes grounding: a progress bar while indexing, warnings, and the index summary."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from tutor.notes import ENV_NAME, GroundedContext, Grounding, NotesIndex, paths_from_env
+from tutor.prompts import PromptSet
+
+SHOW_BAR_FROM = 200  # files; smaller folders index too fast for a bar to help
+
+
+class RichIndexProgress:
+    """Implements `IndexProgress` with a Rich bar on `console` for large notes folders."""
+
+    def __init__(self, console: Console, *, threshold: int = SHOW_BAR_FROM) -> None:
+        self.console = console
+        self.threshold = threshold
+        self._progress: Progress | None = None
+        self._task = None
+
+    def start(self, total: int) -> None:
+        if total < self.threshold:
+            return
+        self._progress = Progress(
+            TextColumn("indexing notes"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+            console=self.console, transient=True,
+        )
+        self._progress.start()
+        self._task = self._progress.add_task("notes", total=total)
+
+    def advance(self, display: str) -> None:
+        if self._progress is not None:
+            self._progress.advance(self._task)
+
+    def end(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+
+def notes_paths(flag: Sequence[Path] | None, environ: dict[str, str] | None = None) -> list[Path]:
+    """`--notes` values, else `TUTOR_NOTES`; empty when neither is given."""
+    if flag:
+        return list(flag)
+    return paths_from_env((environ if environ is not None else os.environ).get(ENV_NAME))
+
+
+def open_grounding(paths: Sequence[Path], prompts: PromptSet, err: Console) -> Grounding:
+    """Index `paths` (warnings and progress on `err`) and return a Grounding for the lesson.
+
+    Raises:
+        NotesError: the notes cannot be used at all.
+    """
+    index = NotesIndex(paths)
+    update = index.refresh(
+        warn=lambda message: err.print(f"[yellow]warning:[/] {escape(message)}"),
+        progress=RichIndexProgress(err),
+    )
+    changes = [f"{len(v)} {name}" for name, v in
+               (("added", update.added), ("changed", update.changed), ("removed", update.removed)) if v]
+    err.print(f"[dim]notes: {len(index.chunks)} passages from {len(index.files)} files"
+              + (f" ({', '.join(changes)})" if changes and update.unchanged else "") + "[/]")
+    return Grounding(index, prompts)
+
+
+def topic_context(grounding: Grounding | None, topic: str, err: Console) -> GroundedContext:
+    """The passages for the first request (none without notes); says so when nothing matched."""
+    if grounding is None:
+        return GroundedContext()
+    context = grounding.for_topic(topic)
+    if not context.passages:
+        err.print(f"[yellow]notes:[/] no passage matches {escape(topic)}; answering without notes")
+    return context

@@ -1,0 +1,12 @@
+"""Ground explanations in the learner's notes: load, chunk, index (BM25, cached), retrieve, cite."""
+
+from tutor.notes.chunking import Chunk, chunk_note
+from tutor.notes.files import ENV_NAME, NotesError, paths_from_env
+from tutor.notes.grounding import GroundedContext, Grounding, format_sources, passage_block, render_grounded
+from tutor.notes.index import IndexProgress, IndexUpdate, NotesIndex, Passage, open_index
+
+__all__ = [
+    "ENV_NAME", "Chunk", "GroundedContext", "Grounding", "IndexProgress", "IndexUpdate", "NotesError",
+    "NotesIndex", "Passage", "chunk_note", "format_sources", "open_index", "paths_from_env",
+    "passage_block", "render_grounded",
+]
