@@ -299,8 +299,6 @@ def config(
     from rich.table import Table
 
     from tutor.config import ENV_NAMES, first_backend, load_settings
-    from tutor.prompts import shipped_prompts_dir
-
     settings = load_settings({"backend": backend.value if backend else None, "model": model})
     table = Table(title=f"tutor {__version__} settings", title_justify="left")
     table.add_column("setting")
@@ -315,7 +313,7 @@ def config(
         "base_url": settings.base_url or "(OpenAI)",
         "level": settings.level,
         "device": settings.device,
-        "prompts_dir": str(settings.prompts_dir or shipped_prompts_dir()),
+        "prompts_dir": str(lesson_prompts(settings).directory),
     }
     for name, value in shown.items():
         table.add_row(name, value, settings.sources.get(name, "default"), ENV_NAMES[name])
