@@ -1,12 +1,14 @@
 """Benchmark the local backend on the embedded SmolLM2-135M, against plain `model.generate`.
 
-    python bench/local.py [--tokens 200] [--quick]
+    python bench/local.py [--tokens 200] [--quick] [--threads 1] [--weights fp32|int8]
 
 Measures, each in a fresh subprocess: import time of torch and transformers, cold load (GGUF
 conversion into an empty TUTOR_HOME), warm load (from the cache), time to first token, and
-process start to first token. Then, in this process, greedy decode speed of several variants
-for the same prompt and number of new tokens, with a sample of each one's text. The machine
-may be shared: compare ratios within one run, not numbers across runs.
+process start to first token (with `--weights int8` the children load int8 weights, and the
+cold start also builds the int8 cache; the decode runs build it themselves otherwise). Then, in this process, greedy decode speed of several variants
+for the same prompt and number of new tokens, with a sample of each one's text, and greedy
+answers of lean fp32 and the default int8 to a few tutor prompts with the key terms each
+covers. The machine may be shared: compare ratios within one run, not numbers across runs.
 """
 
 from __future__ import annotations
@@ -22,6 +24,11 @@ import time
 from pathlib import Path
 
 PROMPT = [{"role": "user", "content": "Explain what a hash table is, with an example."}]
+QUALITY = [  # (question, key terms a good answer mentions)
+    ("Explain what a hash table is, with an example.", ("key", "value", "hash", "index", "collision")),
+    ("What is recursion in programming? Give a short example.", ("function", "itself", "base case", "factorial")),
+    ("Explain gradient descent in simple terms.", ("loss", "gradient", "step", "learning rate", "minimum")),
+]
 CHILD = r"""
 import json, os, resource, sys, time
 t0 = time.perf_counter()
@@ -46,8 +53,8 @@ print(json.dumps(dict(
 """
 
 
-def run_child(home: Path) -> dict:
-    env = dict(os.environ, TUTOR_HOME=str(home), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+def run_child(home: Path, weights: str) -> dict:
+    env = dict(os.environ, TUTOR_HOME=str(home), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TUTOR_LOCAL_WEIGHTS=weights)
     out = subprocess.run(  # the child measures from our clock reading: interpreter start included
         [sys.executable, "-c", CHILD, json.dumps(PROMPT), repr(time.time())],
         env=env, capture_output=True, text=True, check=True,
@@ -102,16 +109,19 @@ def decode_variants(model_dir: Path, tokens: int, quick: bool) -> list[dict]:
             reference.extend(generated)
         record(name, generated, clock.times[1] - start, total)
 
+    engines: dict[str, LeanEngine] = {}
+
     def lean(name: str, fmt: str, threads: int | None = None) -> None:
         previous = torch.get_num_threads()
         if threads:
             torch.set_num_threads(threads)
-        engine = LeanEngine(LeanLlama.from_dir(model_dir, fmt))
+        if fmt not in engines:
+            engines[fmt] = LeanEngine(LeanLlama.from_dir(model_dir, fmt))  # int8: from the children's cache
         settings = Settings(temperature=0, top_p=1.0, top_k=None, repetition_penalty=1.0,
                             max_new_tokens=tokens, seed=None, stop_ids=frozenset())
         times, generated = [], []
         start = time.perf_counter()
-        engine.run(prompt, settings, lambda t: (times.append(time.perf_counter()), generated.append(t)), __import__("threading").Event())
+        engines[fmt].run(prompt, settings, lambda t: (times.append(time.perf_counter()), generated.append(t)), __import__("threading").Event())
         record(name, generated, times[0] - start, time.perf_counter() - start)
         torch.set_num_threads(previous)
 
@@ -121,11 +131,45 @@ def decode_variants(model_dir: Path, tokens: int, quick: bool) -> list[dict]:
     if not quick:
         hf("generate fp32 static cache", torch.float32, cache_implementation="static")
     lean("lean fp32", "fp32")
-    lean("lean bf16", "bf16")
     if not quick:
-        lean("lean int8 (dynamic)", "int8")
-        lean("lean bf16, 1 thread", "bf16", threads=1)
+        lean("lean bf16", "bf16")
+    threads = torch.get_num_threads()
+    other = 2 if threads == 1 else 1
+    lean(f"lean int8, {threads} thread(s)", "int8")
+    lean(f"lean int8, {other} thread(s)", "int8", threads=other)
+    lean(f"lean int8, {threads} thread(s) again", "int8")  # the load may change during the run
     return results
+
+
+def quality_samples(model_dir: Path, tokens: int) -> list[dict]:
+    """Greedy answers of lean fp32 and lean int8 to the QUALITY prompts, with key-term coverage."""
+    import threading
+
+    from transformers import AutoTokenizer
+
+    from tutor.backends.lean_llama import LeanLlama
+    from tutor.backends.local_engines import LeanEngine, Settings
+
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    settings = Settings(temperature=0, top_p=1.0, top_k=None, repetition_penalty=1.1,  # the backend's default
+                        max_new_tokens=tokens, seed=None, stop_ids=frozenset({tokenizer.eos_token_id}))
+    engines = {fmt: LeanEngine(LeanLlama.from_dir(model_dir, fmt)) for fmt in ("fp32", "int8")}
+    samples = []
+    for question, terms in QUALITY:
+        text = tokenizer.apply_chat_template([{"role": "user", "content": question}], add_generation_prompt=True, tokenize=False)
+        prompt = tokenizer(text, add_special_tokens=False)["input_ids"]
+        row = dict(question=question, terms=terms)
+        for fmt, engine in engines.items():
+            ids: list[int] = []
+            engine.run(prompt, settings, ids.append, threading.Event())
+            answer = tokenizer.decode(ids, skip_special_tokens=True)
+            row[fmt] = answer
+            row[fmt + "_ids"] = ids
+            row[fmt + "_terms"] = [t for t in terms if t in answer.lower()]
+        row["same"] = next((i for i, (a, b) in enumerate(zip(row["fp32_ids"], row["int8_ids"])) if a != b),
+                           min(len(row["fp32_ids"]), len(row["int8_ids"])))
+        samples.append(row)
+    return samples
 
 
 def main() -> None:
@@ -133,17 +177,25 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=200)
     parser.add_argument("--quick", action="store_true", help="skip the slower variants")
     parser.add_argument("--warm-runs", type=int, default=3, help="warm starts to take the best of")
+    parser.add_argument("--weights", default="fp32", help="TUTOR_LOCAL_WEIGHTS of the load/first-token children")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for the decode runs (the backend uses 1)")
+    parser.add_argument("--sample-tokens", type=int, default=120, help="max new tokens of the quality samples")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="tutor-bench-"))
     print("cold start (converts the GGUF into a fresh TUTOR_HOME) ...", flush=True)
-    cold = run_child(home)
+    cold = run_child(home, args.weights)
     print(f"warm start (from the cache) x{args.warm_runs} ...", flush=True)
-    warm_runs = [run_child(home) for _ in range(args.warm_runs)]
+    warm_runs = [run_child(home, args.weights) for _ in range(args.warm_runs)]
     warm = min(warm_runs, key=lambda r: r["process_start_to_first_token"])
     model_dir = next(p for p in (home / "cache" / "models").iterdir() if not p.name.startswith("."))
+    os.environ["TUTOR_HOME"] = str(home)  # the int8 cache the children built
+    import torch
+
+    torch.set_num_threads(args.threads)
     try:
         variants = decode_variants(model_dir, args.tokens, args.quick)
+        samples = quality_samples(model_dir, args.sample_tokens)
     finally:
         shutil.rmtree(home, ignore_errors=True)  # the conversion is 0.5 GB
 
@@ -164,8 +216,18 @@ def main() -> None:
     print(f"{'variant':30s} {'tok/s':>7s} {'x base':>7s} {'TTFT s':>7s} {'same':>8s}  sample")
     for v in variants:
         print(f"{v['variant']:30s} {v['tok_s']:7.1f} {v['tok_s'] / base:7.2f} {v['ttft']:7.3f} {v['same_as_baseline']:>8s}  {v['sample'][:70]}")
+    print()
+    print(f"quality: greedy answers (repetition penalty 1.1, up to {args.sample_tokens} tokens), lean fp32 vs int8")
+    for row in samples:
+        print(f"\nQ: {row['question']}   same tokens: {row['same']}/{len(row['fp32_ids'])}")
+        for fmt in ("fp32", "int8"):
+            print(f"  [{fmt}] key terms {len(row[fmt + '_terms'])}/{len(row['terms'])} {row[fmt + '_terms']}")
+            print("    " + row[fmt].replace("\n", " / "))
     if args.json:
-        args.json.write_text(json.dumps(dict(cold=cold, warm=warm, warm_runs=warm_runs, variants=variants), indent=2))
+        for row in samples:
+            row.pop("fp32_ids"), row.pop("int8_ids")
+        args.json.write_text(json.dumps(dict(cold=cold, warm=warm, warm_runs=warm_runs, variants=variants,
+                                             samples=samples), indent=2))
 
 
 if __name__ == "__main__":

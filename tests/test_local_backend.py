@@ -291,3 +291,106 @@ def test_prompt_longer_than_the_context_keeps_its_end(chat_backend):
     assert isinstance(text, str)
     assert usage.prompt_tokens == 512 - 8
     assert usage.completion_tokens <= 8
+
+
+def test_default_weights_are_fp32_and_the_env_opts_in_to_int8(tiny_dirs, monkeypatch):
+    monkeypatch.delenv("TUTOR_LOCAL_WEIGHTS", raising=False)
+    assert LocalBackend(model=str(tiny_dirs["chat"])).weights == "fp32"
+    monkeypatch.setenv("TUTOR_LOCAL_WEIGHTS", "int8")
+    assert LocalBackend(model=str(tiny_dirs["chat"])).weights == "int8"
+    assert LocalBackend(model=str(tiny_dirs["chat"]), weights="fp32").weights == "fp32"
+    monkeypatch.setenv("TUTOR_LOCAL_WEIGHTS", "int4")
+    with pytest.raises(UsageError, match="TUTOR_LOCAL_WEIGHTS"):
+        LocalBackend(model=str(tiny_dirs["chat"]))
+
+
+def _int8_load(directory):
+    from tutor.backends.lean_llama import LeanLlama
+
+    reports = []
+    model = LeanLlama.from_dir(directory, "int8", progress=lambda *a: reports.append(a[0]))
+    return model, reports
+
+
+def test_int8_cache_is_built_once_outside_the_model_dir(tiny_dirs):
+    from tutor import modelstore, paths
+    from tutor.backends.lean_llama import int8_cache
+
+    before = sorted(p.name for p in tiny_dirs["chat"].iterdir())
+    _, first = _int8_load(tiny_dirs["chat"])
+    _, second = _int8_load(tiny_dirs["chat"])
+    assert first == ["quantizing weights to int8", "done"]
+    assert second == []  # reused, not quantized again
+    cache = int8_cache(tiny_dirs["chat"])
+    assert cache.parent == paths.cache_dir() / "lean"
+    assert [p.name for p in cache.parent.iterdir()] == [cache.name]  # no temporaries left
+    assert modelstore.verify_cache(cache, deep=True)
+    assert sorted(p.name for p in tiny_dirs["chat"].iterdir()) == before  # nothing written there
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garble_end", "no_manifest"])
+def test_damaged_int8_cache_is_rebuilt(tiny_dirs, damage):
+    from tutor import modelstore
+    from tutor.backends.lean_llama import INT8_FILE, int8_cache
+
+    reference, _ = _int8_load(tiny_dirs["chat"])
+    cache = int8_cache(tiny_dirs["chat"])
+    file = cache / INT8_FILE
+    if damage == "truncate":
+        file.write_bytes(file.read_bytes()[:-100])
+    elif damage == "garble_end":
+        data = bytearray(file.read_bytes())
+        data[-50:] = bytes(50)
+        file.write_bytes(bytes(data))
+    else:
+        (cache / modelstore.MANIFEST).unlink()
+    rebuilt, reports = _int8_load(tiny_dirs["chat"])
+    assert reports[0] == "quantizing weights to int8"
+    assert modelstore.verify_cache(cache, deep=True)
+    ids = torch.tensor([[5, 17, 42]])
+    reference.reset(4), rebuilt.reset(4)
+    torch.testing.assert_close(rebuilt.forward(ids, 0), reference.forward(ids, 0))
+
+
+def test_int8_cache_key_follows_the_model_files(tiny_dirs, tmp_path):
+    from tutor.backends.lean_llama import int8_cache
+
+    copy = tmp_path / "chat"
+    shutil.copytree(tiny_dirs["chat"], copy)
+    assert int8_cache(copy).name.split("-")[-1] == int8_cache(tiny_dirs["chat"]).name.split("-")[-1]
+    other = save_tiny_model(tmp_path / "other", seed=1)
+    assert int8_cache(other).name.split("-")[-1] != int8_cache(copy).name.split("-")[-1]
+
+
+def test_int8_logits_are_close_to_fp32(tiny_dirs):
+    from tutor.backends.lean_llama import LeanLlama
+
+    fp32 = LeanLlama.from_dir(tiny_dirs["chat"], "fp32")
+    int8, _ = _int8_load(tiny_dirs["chat"])
+    ids = torch.tensor([[5, 17, 42, 99, 7, 3]])
+    for model in (fp32, int8):
+        model.reset(8)
+    pairs = [(fp32.forward(ids[:, :4], 0), int8.forward(ids[:, :4], 0))]
+    pairs += [(fp32.forward(ids[:, t : t + 1], t), int8.forward(ids[:, t : t + 1], t)) for t in (4, 5)]
+    for expected, got in pairs:
+        spread = float(expected.max() - expected.min())
+        assert float((got - expected).abs().max()) < 0.05 * spread
+        assert torch.nn.functional.cosine_similarity(got, expected, dim=0) > 0.995
+
+
+def test_int8_stream_matches_its_own_greedy_loop(tiny_dirs):
+    backend = LocalBackend(model=str(tiny_dirs["chat"]), device="cpu", weights="int8")
+    text = "".join(backend.stream(MESSAGES, GREEDY))
+    assert backend._engine.model.fmt == "int8"
+    assert text == "".join(backend.stream(MESSAGES, GREEDY))
+    assert backend.last_usage.completion_tokens > 0
+
+
+def test_lean_thread_count_comes_from_the_env(tiny_dirs, monkeypatch):
+    monkeypatch.setenv("TUTOR_LOCAL_THREADS", "2")
+    backend = LocalBackend(model=str(tiny_dirs["chat"]), device="cpu", weights="fp32")
+    backend.load()
+    assert backend._engine.threads == 2
+    monkeypatch.setenv("TUTOR_LOCAL_THREADS", "none")
+    with pytest.raises(ModelError, match="TUTOR_LOCAL_THREADS"):
+        LocalBackend(model=str(tiny_dirs["chat"]), device="cpu", weights="fp32").load()

@@ -5,18 +5,35 @@ dispatch, logits processors) on a 30-layer model this small. This module reads t
 safetensors weights, fuses q/k/v and gate/up into one matrix each, keeps a preallocated KV
 cache, and runs one plain loop per step. Used only for configs `supports()` accepts; every
 other model goes through `generate`. Import it only after torch is wanted.
+
+int8 weights (per-row scales, dynamic activations, fbgemm) are quantized once and cached as
+safetensors under `cache_dir()/lean/<dir>-int8-<hash>` (see `int8_cache`): fused int8
+matrices and their scales, embeddings and norms in fp32. The hash covers the source
+directory's manifest or its files' sizes and edges, so a changed model gets a new cache;
+a cache that fails its manifest check is rebuilt, never used. A start only maps the file
+and runs fbgemm's `linear_prepack` (the packed layout cannot be saved).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import shutil
+import uuid
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
+from tutor import modelstore, paths
+
 WEIGHT_FORMATS = ("fp32", "bf16", "int8")
+INT8_VERSION = 1  # bump when the cached int8 layout or quantization changes
+INT8_FILE = "lean-int8.safetensors"
+_MATRICES = ("qkv", "o", "gate_up", "down")
 
 
 @dataclass(frozen=True)
@@ -65,16 +82,26 @@ def lean_config(config: dict) -> LeanConfig:
     )
 
 
+def quantize_rows(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Symmetric int8 per output row: returns (int8 (N, K), float32 scales (N,))."""
+    scale = weight.float().abs().amax(dim=1).clamp(min=1e-8) / 127
+    q = torch.round(weight.float() / scale[:, None]).clamp_(-127, 127).to(torch.int8)
+    return q.contiguous(), scale.contiguous()
+
+
 class _Linear:
     """y = x @ W.T in the chosen format; int8 keeps per-row scales and quantizes x per call."""
 
-    def __init__(self, weight: torch.Tensor, fmt: str) -> None:
+    def __init__(self, weight: torch.Tensor, fmt: str, scale: torch.Tensor | None = None) -> None:
         self.out_features = weight.shape[0]
         self.fmt = fmt
         if fmt == "int8":
-            scale = (weight.abs().amax(dim=1).clamp(min=1e-8) / 127).double()
+            if scale is None:
+                weight, scale = quantize_rows(weight)
             zero = torch.zeros(weight.shape[0], dtype=torch.long)
-            q = torch.quantize_per_channel(weight.float(), scale, zero, 0, torch.qint8)
+            with warnings.catch_warnings():  # quantized tensors are deprecated; fbgemm still needs one
+                warnings.simplefilter("ignore", UserWarning)
+                q = torch._make_per_channel_quantized_tensor(weight, scale.double(), zero, 0)  # no copy
             self.packed = torch.ops.quantized.linear_prepack(q, None)
         else:
             self.weight = weight.to(torch.bfloat16 if fmt == "bf16" else torch.float32).contiguous()
@@ -83,6 +110,34 @@ class _Linear:
         if self.fmt == "int8":
             return torch.ops.quantized.linear_dynamic(x.contiguous(), self.packed, False)
         return F.linear(x, self.weight)
+
+
+def lean_state(config: dict, tensors: dict[str, torch.Tensor], fmt: str) -> dict[str, torch.Tensor]:
+    """Transformers' Llama tensors fused (q/k/v, gate/up) and, for "int8", quantized per row.
+
+    Keys: `embed`, `norm_f`, `{i}.norm1`, `{i}.norm2`, `{i}.<matrix>` for qkv/o/gate_up/down,
+    and `head`; each int8 matrix has a float32 `<name>.scale` beside it.
+    """
+    c = lean_config(config)
+    state = {"embed": tensors["model.embed_tokens.weight"], "norm_f": tensors["model.norm.weight"]}
+    matrices = {}
+    for i in range(c.n_layer):
+        t = {name: tensors[f"model.layers.{i}.{name}"] for name in _LAYER_TENSORS}
+        attn = [t["self_attn.q_proj.weight"], t["self_attn.k_proj.weight"], t["self_attn.v_proj.weight"]]
+        matrices[f"{i}.qkv"] = torch.cat(attn)
+        matrices[f"{i}.o"] = t["self_attn.o_proj.weight"]
+        matrices[f"{i}.gate_up"] = torch.cat([t["mlp.gate_proj.weight"], t["mlp.up_proj.weight"]])
+        matrices[f"{i}.down"] = t["mlp.down_proj.weight"]
+        state[f"{i}.norm1"] = t["input_layernorm.weight"]
+        state[f"{i}.norm2"] = t["post_attention_layernorm.weight"]
+    head = tensors.get("lm_head.weight") if not c.tied else None
+    matrices["head"] = head if head is not None else tensors["model.embed_tokens.weight"]
+    for name, weight in matrices.items():
+        if fmt == "int8":
+            state[name], state[name + ".scale"] = quantize_rows(weight)
+        else:
+            state[name] = weight
+    return state
 
 
 class LeanLlama:
@@ -95,37 +150,38 @@ class LeanLlama:
     """
 
     def __init__(self, config: dict, tensors: dict[str, torch.Tensor], fmt: str = "fp32") -> None:
+        self._build(config, lean_state(config, tensors, fmt), fmt)
+
+    def _build(self, config: dict, state: dict[str, torch.Tensor], fmt: str) -> None:
         assert fmt in WEIGHT_FORMATS, f"unknown weight format {fmt}"
         self.c = c = lean_config(config)
         self.fmt = fmt
         self.dtype = torch.float32 if fmt != "bf16" else torch.bfloat16
-        self.embed = tensors["model.embed_tokens.weight"].to(self.dtype)
-        self.qkv, self.o, self.gate_up, self.down, self.norm1, self.norm2 = [], [], [], [], [], []
-        for i in range(c.n_layer):
-            p = f"model.layers.{i}."
-            t = {name: tensors[p + name] for name in _LAYER_TENSORS}
-            attn = [t["self_attn.q_proj.weight"], t["self_attn.k_proj.weight"], t["self_attn.v_proj.weight"]]
-            self.qkv.append(_Linear(torch.cat(attn), fmt))
-            self.o.append(_Linear(t["self_attn.o_proj.weight"], fmt))
-            self.gate_up.append(_Linear(torch.cat([t["mlp.gate_proj.weight"], t["mlp.up_proj.weight"]]), fmt))
-            self.down.append(_Linear(t["mlp.down_proj.weight"], fmt))
-            self.norm1.append(t["input_layernorm.weight"].to(self.dtype))
-            self.norm2.append(t["post_attention_layernorm.weight"].to(self.dtype))
-        self.norm_f = tensors["model.norm.weight"].to(self.dtype)
-        head = tensors.get("lm_head.weight") if not c.tied else None
-        self.head = _Linear(head if head is not None else tensors["model.embed_tokens.weight"], fmt)
+        linear = lambda name: _Linear(state[name], fmt, state.get(name + ".scale"))  # noqa: E731
+        self.embed = state["embed"].to(self.dtype)
+        self.qkv, self.o, self.gate_up, self.down = ([linear(f"{i}.{m}") for i in range(c.n_layer)] for m in _MATRICES)
+        self.norm1 = [state[f"{i}.norm1"].to(self.dtype) for i in range(c.n_layer)]
+        self.norm2 = [state[f"{i}.norm2"].to(self.dtype) for i in range(c.n_layer)]
+        self.norm_f = state["norm_f"].to(self.dtype)
+        self.head = linear("head")
         self.inv_freq = 1.0 / (c.rope_theta ** (torch.arange(0, c.head_dim, 2, dtype=torch.float32) / c.head_dim))
         self.max_len = 0
 
     @classmethod
-    def from_dir(cls, path: Path, fmt: str = "fp32") -> "LeanLlama":
+    def from_dir(cls, path: Path, fmt: str = "fp32", progress: modelstore.LoadProgress | None = None) -> "LeanLlama":
+        """Load `path`; "int8" reads (building on first use) the int8 cache for `path`."""
         from safetensors.torch import load_file
 
         config = json.loads((path / "config.json").read_text())
+        self = cls.__new__(cls)
+        if fmt == "int8":
+            self._build(config, load_file(int8_cache(path, progress) / INT8_FILE), fmt)
+            return self
         tensors: dict[str, torch.Tensor] = {}
         for file in sorted(path.glob("*.safetensors")):
             tensors.update(load_file(file))
-        return cls(config, tensors, fmt)
+        self._build(config, lean_state(config, tensors, fmt), fmt)
+        return self
 
     def reset(self, max_len: int) -> None:
         """Make room for `max_len` positions; the cache contents become irrelevant."""
@@ -188,3 +244,52 @@ _LAYER_TENSORS = (
     "input_layernorm.weight",
     "post_attention_layernorm.weight",
 )
+
+
+def int8_cache(model_dir: Path, progress: modelstore.LoadProgress | None = None) -> Path:
+    """The verified int8 cache directory for `model_dir`, quantized now when missing or bad."""
+    target = paths.cache_dir() / "lean" / f"{modelstore._safe_name(model_dir.name)}-int8-{_identity(model_dir)}"
+    if modelstore.verify_cache(target):
+        return target
+    from safetensors.torch import load_file, save_file
+
+    if progress is not None:
+        progress("quantizing weights to int8", 0, 1)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    modelstore._remove_stale_temporaries(target.parent)
+    tmp = target.parent / f".tmp-{target.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        config = json.loads((model_dir / "config.json").read_text())
+        tensors: dict[str, torch.Tensor] = {}
+        for file in sorted(model_dir.glob("*.safetensors")):
+            tensors.update(load_file(file))
+        state = {k: v.contiguous() for k, v in lean_state(config, tensors, "int8").items()}
+        save_file(state, tmp / INT8_FILE, metadata={"int8_version": str(INT8_VERSION)})
+        modelstore.write_manifest(tmp, source=model_dir)
+        if target.exists():
+            shutil.rmtree(target)  # it failed verification above
+        try:
+            os.rename(tmp, target)
+        except OSError:
+            if not modelstore.verify_cache(target):  # not another process finishing the same work
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    if progress is not None:
+        progress("done", 1, 1)
+    return target
+
+
+def _identity(model_dir: Path) -> str:
+    """A short hash of the model's manifest (a converted model) or of its files' sizes and edges."""
+    digest = hashlib.sha256(f"int8-v{INT8_VERSION}:".encode())
+    manifest = model_dir / modelstore.MANIFEST
+    if manifest.is_file():
+        digest.update(manifest.read_bytes())
+        return digest.hexdigest()[:12]
+    for file in sorted([model_dir / "config.json", *model_dir.glob("*.safetensors")]):
+        digest.update(f"{file.name}:{file.stat().st_size}:".encode())
+        digest.update(modelstore._edges(file))
+    return digest.hexdigest()[:12]

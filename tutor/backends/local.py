@@ -4,15 +4,26 @@ The worker generates token ids into a queue; `stream` decodes them incrementally
 half a character), cuts the transcript format at its stop string, and on close or Ctrl-C
 sets an event that the worker checks every step, then joins it. torch and transformers are
 imported in `load()`, so importing this module is cheap.
+
+On the CPU, plain Llama models run the lean loop (`lean_llama`) with fp32 weights by default:
+token for token what `model.generate` gives. `TUTOR_LOCAL_WEIGHTS=int8` (or
+`LocalBackend(weights="int8")`) decodes 3-6x faster from int8 weights quantized once per
+model into the cache, but on SmolLM2-135M its greedy answers drift from fp32 and one of
+three tutor prompts read clearly worse (BENCHMARKS_local.md), so it is opt-in; "bf16" exists
+for benchmarks. The lean loop decodes with 1 torch thread (`TUTOR_LOCAL_THREADS=N` changes
+it): a batch-1 step is too small to split, and on a shared 2-core machine 2 threads were
+8-14x slower.
+CUDA always uses `model.generate` in bf16.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import queue
 import threading
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 from tutor import transcript
 from tutor.backends.base import GenerationOptions, Message, Usage, UsageMeter
@@ -20,9 +31,12 @@ from tutor.errors import BackendError, ModelError, UsageError
 from tutor.modelstore import LoadProgress, ResolvedModel, resolve
 
 DEVICES = ("auto", "cpu", "cuda")
+WEIGHT_FORMATS = ("fp32", "int8", "bf16")  # as lean_llama.WEIGHT_FORMATS, without importing torch
 DEFAULTS = dict(temperature=0.2, top_p=0.9, top_k=None, repetition_penalty=1.1, max_tokens=1024)
 POLL_SECONDS = 0.1  # how often the consumer checks that the worker is still alive
-LEAN_WEIGHTS = "fp32"  # fast CPU path weights: exact greedy match, fastest here (BENCHMARKS.md)
+LEAN_WEIGHTS = "fp32"  # exact; int8 is 3-6x faster but its answers drift (BENCHMARKS_local.md)
+WEIGHTS_ENV = "TUTOR_LOCAL_WEIGHTS"  # "int8" opts in to the faster, cached int8 weights
+THREADS_ENV = "TUTOR_LOCAL_THREADS"  # torch threads of the lean decode loop; 1 unless set
 
 
 class LocalBackend:
@@ -33,7 +47,8 @@ class LocalBackend:
             file, or the name of a model trained by `tutor train`.
         device: "auto" (CUDA when available), "cpu" or "cuda".
         progress: told about slow loading steps (a GGUF conversion); see `LoadProgress`.
-        weights: weight format of the fast CPU path ("fp32", "bf16", "int8"); for benchmarks.
+        weights: weight format of the lean CPU path: "fp32" (default), "int8" or "bf16".
+            None reads `TUTOR_LOCAL_WEIGHTS`, else uses "fp32".
     """
 
     name = "local"
@@ -44,10 +59,13 @@ class LocalBackend:
         model: str = "smollm2",
         device: str = "auto",
         progress: LoadProgress | None = None,
-        weights: str = LEAN_WEIGHTS,
+        weights: str | None = None,
     ) -> None:
         if device not in DEVICES:
             raise UsageError(f"--device must be one of {', '.join(DEVICES)}, got {device!r}")
+        weights = weights or os.environ.get(WEIGHTS_ENV) or LEAN_WEIGHTS
+        if weights not in WEIGHT_FORMATS:
+            raise UsageError(f"{WEIGHTS_ENV} must be one of {', '.join(WEIGHT_FORMATS)}, got {weights!r}")
         self.model = model
         self.device = device
         self.progress = progress
@@ -82,9 +100,14 @@ class LocalBackend:
             config = json.loads((path / "config.json").read_text())
         except (OSError, ValueError) as exc:
             raise ModelError(f"Cannot read {path / 'config.json'}: {exc}") from None
-        self._tokenizer = _load_tokenizer(path)
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(1, thread_name_prefix="tutor-local-tokenizer") as pool:
+            tokenizer = pool.submit(_load_tokenizer, path)  # loads while the int8 weights are packed
+            engine = _load_engine(path, config, device, self.weights, tokenizer.result, self.progress)
+            self._tokenizer = tokenizer.result()
         self._stop_ids = _stop_ids(path, config, self._tokenizer)
-        self._engine = _load_engine(path, config, device, self.weights, self._tokenizer)
+        self._engine = engine
         self.resolved = resolved
 
     @property
@@ -264,7 +287,7 @@ def _stop_ids(path: Path, config: dict, tokenizer) -> frozenset[int]:
     return frozenset(ids)
 
 
-def _load_engine(path: Path, config: dict, device: str, weights: str, tokenizer):
+def _load_engine(path: Path, config: dict, device: str, weights: str, tokenizer: Callable, progress=None):
     import torch
 
     from tutor.backends import lean_llama
@@ -272,7 +295,7 @@ def _load_engine(path: Path, config: dict, device: str, weights: str, tokenizer)
 
     try:
         if device == "cpu" and lean_llama.supports(config):
-            return LeanEngine(lean_llama.LeanLlama.from_dir(path, weights))
+            return LeanEngine(lean_llama.LeanLlama.from_dir(path, weights, progress), threads=_lean_threads())
         from transformers import AutoModelForCausalLM
 
         dtype = torch.bfloat16 if device == "cuda" else torch.float32
@@ -282,4 +305,11 @@ def _load_engine(path: Path, config: dict, device: str, weights: str, tokenizer)
     except Exception as exc:  # safetensors, transformers and torch each raise their own errors
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ModelError(f"Cannot load the model in {path}: {first}") from None
-    return GenerateEngine(model, pad_token_id=getattr(tokenizer, "pad_token_id", None))
+    return GenerateEngine(model, pad_token_id=getattr(tokenizer(), "pad_token_id", None))
+
+
+def _lean_threads() -> int:
+    value = os.environ.get(THREADS_ENV, "1")
+    if not value.isdigit() or int(value) < 1:
+        raise ModelError(f"{THREADS_ENV} must be a positive whole number, got {value!r}")
+    return int(value)

@@ -62,15 +62,25 @@ def pick_token(
 
 
 class LeanEngine:
-    """Greedy or sampled decoding with the lean Llama forward pass (CPU)."""
+    """Greedy or sampled decoding with the lean Llama forward pass (CPU).
 
-    def __init__(self, model: LeanLlama) -> None:
+    Args:
+        model: the lean model.
+        threads: torch's (process-wide) intra-op threads while decoding; None leaves torch's
+            setting. One thread is the default of `LocalBackend`: a batch-1 step is too small
+            to split, and on a shared machine 2 threads were 8-14x slower (BENCHMARKS_local.md).
+    """
+
+    def __init__(self, model: LeanLlama, threads: int | None = None) -> None:
         self.model = model
+        self.threads = threads
         self.max_positions = model.c.max_positions
 
     def run(
         self, prompt_ids: list[int], s: Settings, emit: Callable[[int], None], stop: threading.Event
     ) -> str | None:
+        if self.threads is not None and torch.get_num_threads() != self.threads:
+            torch.set_num_threads(self.threads)
         generator = torch.Generator()
         if s.seed is not None:
             generator.manual_seed(s.seed)
