@@ -5,7 +5,7 @@ that many client threads with the official `openai` SDK. The clients share the l
 `--requests` streaming requests (at least one each), sending one after another, bounded by
 `--time-limit` seconds per level; a 503 is retried after its `retry-after` (and counted),
 anything else that is not a complete stream with a finish_reason is a failure. Prints a table
-and writes it to BENCHMARKS_serve.md.
+and, with --out FILE, writes it as a Markdown section (the one in BENCHMARKS.md came from it).
 
     python bench/serve_load.py                      # embedded SmolLM2, levels 1 4 16
     python bench/serve_load.py --model DIR --levels 1 4 --max-tokens 32
@@ -212,7 +212,7 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=48)
     parser.add_argument("--queue", type=int, default=8, help="tutor serve --queue")
     parser.add_argument("--time-limit", type=float, default=180.0, help="seconds per level before clients stop")
-    parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS_serve.md")
+    parser.add_argument("--out", type=Path, help="also write the Markdown section to this file")
     parser.add_argument("--note", default="", help="a line added under the table in --out")
     args = parser.parse_args()
 
@@ -249,8 +249,9 @@ def main() -> None:
     text = "\n".join(lines) + f"\n\n{result}\n"
     if args.note:
         text += f"\n{args.note}\n"
-    args.out.write_text(text)
-    print(f"\nwritten to {args.out}", file=sys.stderr)
+    if args.out is not None:
+        args.out.write_text(text)
+        print(f"\nwritten to {args.out}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@
     python bench/teach_eval.py --backend openai --model gpt-4o-mini --topics photo,recursion
 
 Decoding is greedy (temperature 0) with a fixed seed, so a run is repeatable on one machine.
-Results for the embedded model are in BENCHMARKS_teach.md.
+Results for the embedded model are in BENCHMARKS.md, "Teaching quality".
 """
 
 from __future__ import annotations

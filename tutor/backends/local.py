@@ -9,7 +9,7 @@ On the CPU, plain Llama models run the lean loop (`lean_llama`) with fp32 weight
 token for token what `model.generate` gives. `TUTOR_LOCAL_WEIGHTS=int8` (or
 `LocalBackend(weights="int8")`) decodes 3-6x faster from int8 weights quantized once per
 model into the cache, but on SmolLM2-135M its greedy answers drift from fp32 and one of
-three tutor prompts read clearly worse (BENCHMARKS_local.md), so it is opt-in; "bf16" exists
+three tutor prompts read clearly worse (BENCHMARKS.md, local backend), so it is opt-in; "bf16" exists
 for benchmarks. The lean loop decodes with 1 torch thread (`TUTOR_LOCAL_THREADS=N` changes
 it): a batch-1 step is too small to split, and on a shared 2-core machine 2 threads were
 8-14x slower.
@@ -34,7 +34,7 @@ DEVICES = ("auto", "cpu", "cuda")
 WEIGHT_FORMATS = ("fp32", "int8", "bf16")  # as lean_llama.WEIGHT_FORMATS, without importing torch
 DEFAULTS = dict(temperature=0.2, top_p=0.9, top_k=None, repetition_penalty=1.1, max_tokens=1024)
 POLL_SECONDS = 0.1  # how often the consumer checks that the worker is still alive
-LEAN_WEIGHTS = "fp32"  # exact; int8 is 3-6x faster but its answers drift (BENCHMARKS_local.md)
+LEAN_WEIGHTS = "fp32"  # exact; int8 is 3-6x faster but its answers drift (BENCHMARKS.md, local backend)
 WEIGHTS_ENV = "TUTOR_LOCAL_WEIGHTS"  # "int8" opts in to the faster, cached int8 weights
 THREADS_ENV = "TUTOR_LOCAL_THREADS"  # torch threads of the lean decode loop; 1 unless set
 

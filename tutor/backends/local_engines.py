@@ -68,7 +68,7 @@ class LeanEngine:
         model: the lean model.
         threads: torch's (process-wide) intra-op threads while decoding; None leaves torch's
             setting. One thread is the default of `LocalBackend`: a batch-1 step is too small
-            to split, and on a shared machine 2 threads were 8-14x slower (BENCHMARKS_local.md).
+            to split, and on a shared machine 2 threads were 8-14x slower (BENCHMARKS.md, local backend).
     """
 
     def __init__(self, model: LeanLlama, threads: int | None = None) -> None:

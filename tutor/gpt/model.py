@@ -93,7 +93,7 @@ class GPT(nn.Module):
         self.register_buffer("pos", torch.arange(config.block_size), persistent=False)
         # N(0, 0.02) everywhere. nanoGPT also shrinks the residual projections (c_proj) by
         # 1/sqrt(2 * n_layer), GPT-2's init for deep nets; on the 4-layer shakespeare-char run
-        # that gave exact val loss 1.899 (two seeds) against 1.888 without (BENCHMARKS_train.md).
+        # that gave exact val loss 1.899 (two seeds) against 1.888 without (BENCHMARKS.md, training).
         self.apply(self._init_weights)
 
     @staticmethod

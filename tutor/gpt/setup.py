@@ -71,7 +71,7 @@ class Run:
     def autocast(self):
         if self.device == "cuda" and torch.cuda.is_bf16_supported():
             return torch.autocast("cuda", dtype=torch.bfloat16)
-        return contextlib.nullcontext()  # CPU bf16 was slower here (see BENCHMARKS_train.md)
+        return contextlib.nullcontext()  # CPU bf16 was slower here (see BENCHMARKS.md, training)
 
     def checkpoint_state(self, step: int, elapsed: float, metrics: list[dict]) -> dict[str, Any]:
         return {

@@ -53,7 +53,7 @@ class GroundedContext:
         """The system message with the passages after it (`grounded_system.md`); unchanged when none.
 
         Small models answer a plain question much better when the passages sit in the system
-        message rather than in the question (see BENCHMARKS_teach.md).
+        message rather than in the question (see BENCHMARKS.md, "Teaching quality").
         """
         if not self.passages:
             return system
