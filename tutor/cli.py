@@ -45,11 +45,17 @@ class Dependencies:
     out: Optional[Console] = None
 
 
+def stderr_console() -> Console:
+    """Notices, errors and progress. Bound to the stderr of now, so that a library silencing
+    its own output with redirect_stderr cannot hide ours."""
+    return Console(file=sys.stderr, highlight=False)
+
+
 class TutorGroup(TyperGroup):
     """Turns domain errors and Ctrl-C into one line on stderr and an exit code, never a traceback."""
 
     def invoke(self, ctx: Any) -> Any:
-        err = Console(stderr=True, highlight=False)
+        err = stderr_console()
         try:
             return super().invoke(ctx)
         except TutorError as exc:
@@ -182,7 +188,7 @@ def explain(
     if note_paths:
         from tutor.cli_notes import open_grounding, topic_context
 
-        err = Console(stderr=True, highlight=False)
+        err = stderr_console()
         grounding = open_grounding(note_paths, prompt_set, err)
         ground_system = topic_context(grounding, clean_topic(topic), err).wrap_system
     conversation = Conversation.start(prompt_set, topic, settings.level, ground_system=ground_system)
@@ -233,7 +239,7 @@ def run_lesson(
     else:
         build_backend = deps.build_backend
     out = deps.out or Console()
-    err = Console(stderr=True, highlight=False)
+    err = stderr_console()
     notify = lambda message: print_notice(err, message)  # noqa: E731
     progress = _load_progress(err)
     chosen = build_backend(settings.backend, settings, notify=notify, progress=progress)

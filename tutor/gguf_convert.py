@@ -8,6 +8,9 @@ for SmolLM2-135M; `tutor.modelstore` caches the result.
 
 from __future__ import annotations
 
+import contextlib
+import io
+
 from pathlib import Path
 
 from tutor.errors import ModelError
@@ -56,7 +59,8 @@ def convert_gguf(gguf: Path, out_dir: Path, progress: LoadProgress | None = None
     with torch.device("meta"):
         model = AutoModelForCausalLM.from_config(config)
     try:
-        tensors = load_gguf_checkpoint(str(gguf), return_tensors=True, model_to_load=model)["tensors"]
+        with _quiet_stderr():
+            tensors = load_gguf_checkpoint(str(gguf), return_tensors=True, model_to_load=model)["tensors"]
     except ValueError as exc:
         raise ModelError(f"Cannot convert {gguf}: {_first_line(exc)}.") from None
     result = model.load_state_dict(tensors, strict=False, assign=True)
@@ -71,9 +75,15 @@ def convert_gguf(gguf: Path, out_dir: Path, progress: LoadProgress | None = None
     model.eval()
 
     report(3)
-    model.save_pretrained(out_dir)
-    tokenizer.save_pretrained(out_dir)
+    with _quiet_stderr():
+        model.save_pretrained(out_dir)
+        tokenizer.save_pretrained(out_dir)
     report(4)
+
+
+def _quiet_stderr():
+    """Swallow transformers' own tqdm bars, which would garble the caller's progress display."""
+    return contextlib.redirect_stderr(io.StringIO())
 
 
 def _first_line(exc: BaseException) -> str:

@@ -64,6 +64,7 @@ class FallbackBackend:
                 raise
             error = exc
         fallback = self.fallback()
-        self._notify(f"{self.primary.name} failed: {error}; answering with local {fallback.model}")
+        reason = str(error).rstrip(". ")
+        self._notify(f"{self.primary.name} failed: {reason}; answering with local {fallback.model}")
         self._answered_by = fallback
         yield from fallback.stream(messages, options)
