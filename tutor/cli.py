@@ -180,22 +180,25 @@ def explain(
         }
     )
     prompt_set = lesson_prompts(settings)
-    grounding = None
-    ground_system = None
-    from tutor.cli_notes import notes_paths
-
-    note_paths = notes_paths(notes)
-    if note_paths:
-        from tutor.cli_notes import open_grounding, topic_context
-
-        err = stderr_console()
-        grounding = open_grounding(note_paths, prompt_set, err)
-        ground_system = topic_context(grounding, clean_topic(topic), err).wrap_system
+    grounding, ground_system = _notes_grounding(notes, prompt_set, clean_topic(topic))
     conversation = Conversation.start(prompt_set, topic, settings.level, ground_system=ground_system)
     run_lesson(
         ctx, settings, prompt_set, conversation,
         no_feedback=no_feedback, plain=plain, history=not no_history, grounding=grounding,
     )
+
+
+def _notes_grounding(notes: Optional[list[Path]], prompt_set: PromptSet, topic: str):
+    """`--notes` (or TUTOR_NOTES): the lesson's notes index and the passages for its first
+    request, as a function that adds them to the system prompt; (None, None) without notes."""
+    from tutor.cli_notes import notes_paths, open_grounding, topic_context
+
+    paths = notes_paths(notes)
+    if not paths:
+        return None, None
+    err = stderr_console()
+    grounding = open_grounding(paths, prompt_set, err)
+    return grounding, topic_context(grounding, topic, err).wrap_system
 
 
 def lesson_prompts(settings: Settings) -> PromptSet:
@@ -229,6 +232,7 @@ def run_lesson(
         lesson_id: the stored lesson new turns belong to; None starts a new one.
         grounding: notes retrieval for `--notes`; feedback retrieves more passages.
     """
+    from tutor.cli_models import RichLoadProgress
     from tutor.history.recorder import open_recorder
     from tutor.lesson import Lesson, Terminal
     from tutor.ui import print_notice
@@ -241,7 +245,7 @@ def run_lesson(
     out = deps.out or Console()
     err = stderr_console()
     notify = lambda message: print_notice(err, message)  # noqa: E731
-    progress = _load_progress(err)
+    progress = RichLoadProgress(console=err)
     chosen = build_backend(settings.backend, settings, notify=notify, progress=progress)
     recorder = open_recorder(prompt_set.fingerprint(), notify=notify, lesson_id=lesson_id) if history else None
     lesson = Lesson(
@@ -286,14 +290,6 @@ def _line_reader(err: Console):
         return input()
 
     return read_line
-
-
-def _load_progress(err: Console):
-    try:
-        from tutor.cli_models import RichLoadProgress
-    except ImportError:
-        return None
-    return RichLoadProgress(console=err)
 
 
 @app.command()

@@ -75,12 +75,13 @@ def serve(
     settings = load_settings({"backend": "local", "model": model, "device": device.value if device else None})
     sock = _bind(host, port)  # before the slow model load: a busy port fails at once
     try:
-        progress = _load_progress(err)
+        from tutor.cli_models import RichLoadProgress
+
+        progress = RichLoadProgress(console=err)
         try:
             backend = local_backend(settings, progress)
         finally:
-            if progress is not None:
-                progress.close()
+            progress.close()
         model_id = _model_id(settings.local_model)
         app = create_app(backend, model=model_id, api_key=api_key, max_queued=queue)
         bound_port = sock.getsockname()[1]
@@ -135,10 +136,3 @@ def _url_host(host: str) -> str:
         return "127.0.0.1"
     return f"[{host}]" if ":" in host else host
 
-
-def _load_progress(err: Console):
-    try:
-        from tutor.cli_models import RichLoadProgress
-    except ImportError:
-        return None
-    return RichLoadProgress(console=err)
