@@ -246,7 +246,14 @@ def run_lesson(
     err = stderr_console()
     notify = lambda message: print_notice(err, message)  # noqa: E731
     progress = RichLoadProgress(console=err)
-    chosen = build_backend(settings.backend, settings, notify=notify, progress=progress)
+
+    def backend_named(name: str):
+        try:
+            return build_backend(name, settings, notify=notify, progress=progress)
+        finally:
+            progress.close()  # a failed model conversion must not leave its spinner running
+
+    chosen = backend_named(settings.backend)
     recorder = open_recorder(prompt_set.fingerprint(), notify=notify, lesson_id=lesson_id) if history else None
     lesson = Lesson(
         conversation,
@@ -254,7 +261,7 @@ def run_lesson(
         prompts=prompt_set,
         options=settings.options,
         terminal=Terminal(out=out, err=err, render=_renderer(out, plain), read_line=_line_reader(err)),
-        switch_backend=lambda name: build_backend(name, settings, notify=notify, progress=progress),
+        switch_backend=backend_named,
         recorder=recorder,
         grounding=grounding,
     )
@@ -263,6 +270,7 @@ def run_lesson(
     try:
         code = lesson.run(interactive=interactive)
     finally:
+        progress.close()  # `auto` may have converted the local model mid-lesson
         if recorder is not None:
             recorder.close()
     if code == 0 and interactive and recorder is not None and recorder.lesson_id is not None:
