@@ -93,6 +93,10 @@ class Conversation:
             self.messages.pop()
         self.messages.append({"role": "user", "content": prompts.render("revise", feedback=feedback)})
 
+    def set_system(self, text: str) -> None:
+        """Replace the system prompt, e.g. with more notes passages after feedback."""
+        self.messages[0] = {"role": "system", "content": text}
+
     def forget_last_answer(self) -> None:
         """Drop the latest answer so the same request can be answered again (`/retry`)."""
         if self.messages[-1]["role"] == "assistant":

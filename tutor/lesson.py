@@ -239,7 +239,7 @@ class Lesson:
             self.conversation.add_feedback(self.prompts, line)
             if self.grounding is not None and self.grounding.for_feedback(self.conversation.topic, line).passages:
                 # New passages join the system prompt, where small models follow them best.
-                self.conversation.messages[0]["content"] = self.grounding.system_message(self.prompts.render("system"))
+                self.conversation.set_system(self.grounding.system_message(self.prompts.render("system")))
             self._last_feedback = line
             self.answer(line)
 
