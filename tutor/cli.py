@@ -330,13 +330,20 @@ def config(
     Console().print(table)
 
 
-from tutor.cli_models import models  # noqa: E402
 from tutor.cli_train import sample, train  # noqa: E402
 
 app.command(rich_help_panel="Models")(train)
 app.command(rich_help_panel="Models")(sample)
 
-app.command(rich_help_panel="Models")(models)
+
+
+@app.command(rich_help_panel="Models")
+def models() -> None:
+    """List the local models (embedded, converted, trained) and the configured OpenAI model."""
+    from tutor.cli_models import models as list_models  # rich.progress and hashing: not for --help
+
+    list_models()
+
 
 from tutor.cli_history import delete, export, history, resume, show  # noqa: E402 - needs Dependencies above
 

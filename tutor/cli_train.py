@@ -13,29 +13,12 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, ProgressColumn, TaskProgressColumn, TextColumn, TimeRemainingColumn
-from rich.text import Text
 
 from tutor.errors import UsageError
 
 EXIT_INTERRUPTED = 130
 _PANEL_MODEL = "Model (ignored with --init-from)"
 _PANEL_RUN = "Run"
-
-
-class _StatsColumn(ProgressColumn):
-    """step n/N · train · val · tok/s, from the task's fields."""
-
-    def render(self, task) -> Text:
-        f = task.fields
-        parts = [f"step {int(task.completed)}/{int(task.total or 0)}"]
-        if f.get("train") is not None:
-            parts.append(f"train {f['train']:.4f}")
-        if f.get("val") is not None:
-            parts.append(f"val {f['val']:.4f}")
-        if f.get("tps"):
-            parts.append(f"{f['tps']:,.0f} tok/s")
-        return Text(" · ".join(parts))
 
 
 def _quiet_transformers() -> None:
@@ -89,10 +72,9 @@ def train(
     else:
         config = resolve_config(preset or ("finetune" if init_from else "shakespeare-char"), **overrides)
     err = Console(stderr=True, highlight=False)
-    progress = Progress(
-        TextColumn("[bold]training[/]"), BarColumn(), TaskProgressColumn(), _StatsColumn(), TimeRemainingColumn(),
-        console=err, transient=False, refresh_per_second=4,
-    )  # fmt: skip
+    from tutor.train_progress import training_progress
+
+    progress = training_progress(err)
     task = progress.add_task("train", total=config.steps, train=None, val=None, tps=None)
 
     def on_event(event) -> None:
