@@ -156,3 +156,18 @@ def test_missing_notes_path_is_a_usage_error(tmp_path):
     assert result.exit_code == 2
     assert "Traceback" not in result.output
     assert backend.calls == []
+
+
+def test_help_loads_no_model_network_or_progress_libraries():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, runpy; sys.argv = ['tutor', '--help']\n"
+        "try:\n    runpy.run_module('tutor', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+        "heavy = {'torch', 'transformers', 'openai', 'numpy', 'sqlite3', 'rich.progress', 'tutor.modelstore'}\n"
+        "print(sorted(heavy & set(sys.modules)))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
