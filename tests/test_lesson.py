@@ -216,3 +216,17 @@ def test_feedback_after_a_failed_revision_replaces_the_unanswered_request():
     roles = [m["role"] for m in backend.calls[2]]
     assert roles == ["system", "user", "assistant", "user"]
     assert "simpler still" in backend.calls[2][3]["content"]
+
+
+def test_saved_explanations_are_private_and_replace_the_old_file(tmp_path):
+    import os
+    import stat
+
+    target = tmp_path / "saved" / "x.md"
+    target.parent.mkdir()
+    target.write_text("old")
+    term = ScriptedTerminal(f"/save {target}", "/quit")
+    make_lesson(FakeBackend(["new"]), term).run(interactive=True)
+    assert target.read_text() == "new\n"
+    assert stat.S_IMODE(os.stat(target).st_mode) == 0o600
+    assert [p.name for p in target.parent.iterdir()] == ["x.md"]

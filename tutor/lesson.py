@@ -6,8 +6,6 @@ terminal through the objects passed in, so tests can drive it with fakes.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Protocol
@@ -15,6 +13,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Protocol
 from rich.console import Console
 from rich.markup import escape
 
+from tutor.atomic import atomic_write
 from tutor.backends.base import Backend, GenerationOptions, Usage
 from tutor.conversation import Conversation
 from tutor.errors import BackendError, TutorError, UsageError
@@ -93,18 +92,12 @@ def slug(text: str) -> str:
 
 
 def write_markdown(path: Path, text: str) -> None:
-    """Write atomically: a failed write leaves no partial file behind."""
+    """Write atomically (owner-only, like the history): a failed write leaves no partial file."""
     path = path.expanduser()
+    body = text if text.endswith("\n") else text + "\n"
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        atomic_write(path, lambda tmp: tmp.write_text(body, encoding="utf-8"), private=True)
     except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text if text.endswith("\n") else text + "\n")
-        os.replace(tmp, path)
-    except OSError as exc:
-        os.unlink(tmp)
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 

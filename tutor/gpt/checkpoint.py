@@ -24,6 +24,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Callable
 
+from tutor import atomic
 from tutor.errors import TrainingError
 
 INCOMPLETE = ".tutor-incomplete"
@@ -72,13 +73,10 @@ def prepare_out(out: Path, *, resume: bool, overwrite: bool) -> None:
 
 
 def atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
-    """Call `write(tmp)` and rename tmp onto `path`; OSError becomes TrainingError."""
-    tmp = path.with_name(f".{path.name}.tmp")
+    """`tutor.atomic.atomic_write`, with OSError turned into TrainingError."""
     try:
-        write(tmp)
-        os.replace(tmp, path)
+        atomic.atomic_write(path, write)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise _fail("write", path, exc) from exc
 
 

@@ -21,6 +21,7 @@ from typing import Any, Iterable, Protocol
 from tutor.notes.bm25 import BM25, term_counts
 from tutor.notes.chunking import Chunk, chunk_note
 from tutor.notes.files import NoteFile, NotesError, SkipFile, Warn, collect, decode_note
+from tutor.atomic import atomic_write
 from tutor.paths import cache_dir
 
 CACHE_VERSION = 2
@@ -80,13 +81,14 @@ def _read(path: Path) -> Any:
 
 
 def _write(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    def dump(tmp: Path) -> None:
         with open(tmp, "wb") as handle:
             pickle.dump(data, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
+
+    try:
+        atomic_write(path, dump)
     except OSError:
-        tmp.unlink(missing_ok=True)  # a cache we cannot write only costs time on the next run
+        pass  # a cache we cannot write only costs time on the next run
 
 
 class NotesIndex:
