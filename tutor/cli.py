@@ -19,7 +19,7 @@ from typer.exceptions import TyperException
 
 from tutor import __version__
 from tutor.errors import TutorError
-from tutor.ui import print_error
+from tutor.ui import print_error, stderr_console
 
 if TYPE_CHECKING:
     from tutor.config import Settings
@@ -43,12 +43,6 @@ class Dependencies:
     build_backend: Optional[Callable[..., Any]] = None
     stdin_is_tty: Optional[Callable[[], bool]] = None
     out: Optional[Console] = None
-
-
-def stderr_console() -> Console:
-    """Notices, errors and progress. Bound to the stderr of now, so that a library silencing
-    its own output with redirect_stderr cannot hide ours."""
-    return Console(file=sys.stderr, highlight=False)
 
 
 class TutorGroup(TyperGroup):

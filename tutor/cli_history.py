@@ -17,6 +17,7 @@ from rich.markup import escape
 
 from tutor.config import BACKENDS
 from tutor.errors import UsageError
+from tutor.ui import stderr_console
 
 if TYPE_CHECKING:
     from tutor.history.records import StoredLesson
@@ -43,7 +44,7 @@ def _consoles(ctx: typer.Context) -> tuple[Console, Console]:
     from tutor.cli import Dependencies
 
     deps = ctx.obj if isinstance(ctx.obj, Dependencies) else Dependencies()
-    return deps.out or Console(), Console(stderr=True, highlight=False)
+    return deps.out or Console(), stderr_console()
 
 
 def _open(err: Console) -> HistoryStore | None:

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from tutor.errors import ConfigError, UsageError
+from tutor.ui import stderr_console
 
 _PANEL_MODEL = "Model"
 _PANEL_SERVER = "Server"
@@ -71,7 +71,7 @@ def serve(
     from tutor.serve.server import run_server
     from tutor.ui import print_notice
 
-    err = Console(stderr=True)
+    err = stderr_console()
     settings = load_settings({"backend": "local", "model": model, "device": device.value if device else None})
     sock = _bind(host, port)  # before the slow model load: a busy port fails at once
     try:

@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 
 from tutor.errors import UsageError
+from tutor.ui import stderr_console
 
 EXIT_INTERRUPTED = 130
 _PANEL_MODEL = "Model (ignored with --init-from)"
@@ -71,7 +72,7 @@ def train(
         config = config_for_resume(out, **overrides)
     else:
         config = resolve_config(preset or ("finetune" if init_from else "shakespeare-char"), **overrides)
-    err = Console(stderr=True, highlight=False)
+    err = stderr_console()
     from tutor.train_progress import training_progress
 
     progress = training_progress(err)

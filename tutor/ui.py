@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import sys
+
 from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
 from tutor.backends.base import Usage
+
+
+def stderr_console() -> Console:
+    """Notices, errors and progress for every command. Bound to the stderr of now, so that a
+    library silencing its own output with redirect_stderr cannot hide ours, and without Rich's
+    highlighter, which would split "(interrupted)" and error text with colour codes."""
+    return Console(file=sys.stderr, highlight=False)
 
 
 def print_error(console: Console, message: object) -> None:
