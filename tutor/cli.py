@@ -157,7 +157,7 @@ def explain(
     from tutor.config import load_settings
     from tutor.conversation import Conversation, clean_topic
 
-    clean_topic(topic)  # an empty topic fails before any model loads
+    topic = clean_topic(topic)  # an empty topic fails before any model loads
     settings = load_settings(
         {
             "backend": backend.value if backend else None,
@@ -174,7 +174,7 @@ def explain(
         }
     )
     prompt_set = lesson_prompts(settings)
-    grounding, ground_system = _notes_grounding(notes, prompt_set, clean_topic(topic))
+    grounding, ground_system = _notes_grounding(notes, prompt_set, topic)
     conversation = Conversation.start(prompt_set, topic, settings.level, ground_system=ground_system)
     run_lesson(
         ctx, settings, prompt_set, conversation,
