@@ -366,7 +366,8 @@ def test_server_stall_can_be_released(openai_server, make_backend):  # noqa: F81
     stream = make_backend().stream(MESSAGES, DEFAULTS)
 
     assert next(stream) == "Hel"
-    assert reply.stalled.is_set()
+    # The server sets `stalled` just after sending "Hel", so the client can see the chunk first.
+    assert reply.stalled.wait(10)
     reply.release.set()
     assert list(stream) == ["lo"]
 
