@@ -1,14 +1,14 @@
 """Benchmark the local backend on the embedded SmolLM2-135M, against plain `model.generate`.
 
-    python bench/local.py [--tokens 200] [--quick] [--threads 1] [--weights fp32|int8]
+    python bench/local.py [--tokens 200] [--quick] [--threads 1] [--weights auto|fp32|bf16|q4]
 
-Measures, each in a fresh subprocess: import time of torch and transformers, cold load (GGUF
-conversion into an empty TUTOR_HOME), warm load (from the cache), time to first token, and
-process start to first token (with `--weights int8` the children load int8 weights, and the
-cold start also builds the int8 cache; the decode runs build it themselves otherwise). Then, in this process, greedy decode speed of several variants
+Measures, each in a fresh subprocess with the backend's default weights ("auto": q4 for the
+embedded model): import time of torch and transformers, cold load (GGUF conversion and the
+q4 cache, into an empty TUTOR_HOME), warm load (from the cache), time to first token, and
+process start to first token. Then, in this process, greedy decode speed of several variants
 for the same prompt and number of new tokens, with a sample of each one's text, and greedy
-answers of lean fp32 and the default int8 to a few tutor prompts with the key terms each
-covers. The machine may be shared: compare ratios within one run, not numbers across runs.
+answers of lean fp32 and lean q4 to a few tutor prompts with the key terms each covers.
+The machine may be shared: compare ratios within one run, not numbers across runs.
 """
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ def decode_variants(model_dir: Path, tokens: int, quick: bool) -> list[dict]:
         if threads:
             torch.set_num_threads(threads)
         if fmt not in engines:
-            engines[fmt] = LeanEngine(LeanLlama.from_dir(model_dir, fmt))  # int8: from the children's cache
+            engines[fmt] = LeanEngine(LeanLlama.from_dir(model_dir, fmt))  # q4: from the children's cache
         settings = Settings(temperature=0, top_p=1.0, top_k=None, repetition_penalty=1.0,
                             max_new_tokens=tokens, seed=None, stop_ids=frozenset())
         times, generated = [], []
@@ -135,14 +135,15 @@ def decode_variants(model_dir: Path, tokens: int, quick: bool) -> list[dict]:
         lean("lean bf16", "bf16")
     threads = torch.get_num_threads()
     other = 2 if threads == 1 else 1
-    lean(f"lean int8, {threads} thread(s)", "int8")
-    lean(f"lean int8, {other} thread(s)", "int8", threads=other)
-    lean(f"lean int8, {threads} thread(s) again", "int8")  # the load may change during the run
+    lean(f"lean q4, {threads} thread(s)", "q4")
+    lean(f"lean q4, {other} thread(s)", "q4", threads=other)
+    hf("generate fp32 (baseline again)", torch.float32)  # the load may change during the run
+    lean(f"lean q4, {threads} thread(s) again", "q4")
     return results
 
 
 def quality_samples(model_dir: Path, tokens: int) -> list[dict]:
-    """Greedy answers of lean fp32 and lean int8 to the QUALITY prompts, with key-term coverage."""
+    """Greedy answers of lean fp32 and lean q4 to the QUALITY prompts, with key-term coverage."""
     import threading
 
     from transformers import AutoTokenizer
@@ -153,7 +154,7 @@ def quality_samples(model_dir: Path, tokens: int) -> list[dict]:
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     settings = Settings(temperature=0, top_p=1.0, top_k=None, repetition_penalty=1.1,  # the backend's default
                         max_new_tokens=tokens, seed=None, stop_ids=frozenset({tokenizer.eos_token_id}))
-    engines = {fmt: LeanEngine(LeanLlama.from_dir(model_dir, fmt)) for fmt in ("fp32", "int8")}
+    engines = {fmt: LeanEngine(LeanLlama.from_dir(model_dir, fmt)) for fmt in ("fp32", "q4")}
     samples = []
     for question, terms in QUALITY:
         text = tokenizer.apply_chat_template([{"role": "user", "content": question}], add_generation_prompt=True, tokenize=False)
@@ -166,8 +167,8 @@ def quality_samples(model_dir: Path, tokens: int) -> list[dict]:
             row[fmt] = answer
             row[fmt + "_ids"] = ids
             row[fmt + "_terms"] = [t for t in terms if t in answer.lower()]
-        row["same"] = next((i for i, (a, b) in enumerate(zip(row["fp32_ids"], row["int8_ids"])) if a != b),
-                           min(len(row["fp32_ids"]), len(row["int8_ids"])))
+        row["same"] = next((i for i, (a, b) in enumerate(zip(row["fp32_ids"], row["q4_ids"])) if a != b),
+                           min(len(row["fp32_ids"]), len(row["q4_ids"])))
         samples.append(row)
     return samples
 
@@ -177,7 +178,7 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=200)
     parser.add_argument("--quick", action="store_true", help="skip the slower variants")
     parser.add_argument("--warm-runs", type=int, default=3, help="warm starts to take the best of")
-    parser.add_argument("--weights", default="fp32", help="TUTOR_LOCAL_WEIGHTS of the load/first-token children")
+    parser.add_argument("--weights", default="auto", help="TUTOR_LOCAL_WEIGHTS of the load/first-token children")
     parser.add_argument("--threads", type=int, default=1, help="torch threads for the decode runs (the backend uses 1)")
     parser.add_argument("--sample-tokens", type=int, default=120, help="max new tokens of the quality samples")
     parser.add_argument("--json", type=Path, help="also write the results here")
@@ -189,7 +190,7 @@ def main() -> None:
     warm_runs = [run_child(home, args.weights) for _ in range(args.warm_runs)]
     warm = min(warm_runs, key=lambda r: r["process_start_to_first_token"])
     model_dir = next(p for p in (home / "cache" / "models").iterdir() if not p.name.startswith("."))
-    os.environ["TUTOR_HOME"] = str(home)  # the int8 cache the children built
+    os.environ["TUTOR_HOME"] = str(home)  # the q4 cache the children built
     import torch
 
     torch.set_num_threads(args.threads)
@@ -212,20 +213,21 @@ def main() -> None:
         print(f"{label:44s} {cold[key]:8.2f} {warm[key]:8.2f}")
     print(f"{'warm load + first token, imports excluded (s)':44s} {'':8s} {warm['load'] + warm['first_token']:8.2f}")
     print()
-    base = variants[0]["tok_s"]
+    baselines = [v["tok_s"] for v in variants if v["variant"].startswith("generate fp32 (baseline")]
+    base = sum(baselines) / len(baselines)  # one run early, one late: the machine is shared
     print(f"{'variant':30s} {'tok/s':>7s} {'x base':>7s} {'TTFT s':>7s} {'same':>8s}  sample")
     for v in variants:
         print(f"{v['variant']:30s} {v['tok_s']:7.1f} {v['tok_s'] / base:7.2f} {v['ttft']:7.3f} {v['same_as_baseline']:>8s}  {v['sample'][:70]}")
     print()
-    print(f"quality: greedy answers (repetition penalty 1.1, up to {args.sample_tokens} tokens), lean fp32 vs int8")
+    print(f"quality: greedy answers (repetition penalty 1.1, up to {args.sample_tokens} tokens), lean fp32 vs q4")
     for row in samples:
         print(f"\nQ: {row['question']}   same tokens: {row['same']}/{len(row['fp32_ids'])}")
-        for fmt in ("fp32", "int8"):
+        for fmt in ("fp32", "q4"):
             print(f"  [{fmt}] key terms {len(row[fmt + '_terms'])}/{len(row['terms'])} {row[fmt + '_terms']}")
             print("    " + row[fmt].replace("\n", " / "))
     if args.json:
         for row in samples:
-            row.pop("fp32_ids"), row.pop("int8_ids")
+            row.pop("fp32_ids"), row.pop("q4_ids")
         args.json.write_text(json.dumps(dict(cold=cold, warm=warm, warm_runs=warm_runs, variants=variants,
                                              samples=samples), indent=2))
 

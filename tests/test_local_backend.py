@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from tiny_model import save_tiny_model
+from tiny_model import q4_1_grid, save_tiny_model
 from tutor.backends.base import GenerationOptions
 from tutor.errors import BackendError, ModelError, UsageError
 
@@ -30,6 +30,7 @@ def tiny_dirs(tmp_path_factory):
         "chat": save_tiny_model(root / "chat", chat_template=True),
         "plain": save_tiny_model(root / "plain", chat_template=False),
         "bias": save_tiny_model(root / "bias", chat_template=True, attention_bias=True),
+        "grid": save_tiny_model(root / "grid", chat_template=True, on_q4_grid=True),
     }
 
 
@@ -73,6 +74,47 @@ def test_lean_forward_matches_transformers(tiny_dirs):
     torch.testing.assert_close(prefill, expected[3], atol=1e-4, rtol=1e-4)
     torch.testing.assert_close(step, expected[4], atol=1e-4, rtol=1e-4)
     torch.testing.assert_close(step2, expected[5], atol=1e-4, rtol=1e-4)
+
+
+def _engines_answer(engine, prompt, penalty, earlier=frozenset()):
+    from tutor.backends.local_engines import Settings
+
+    settings = Settings(temperature=0, top_p=1.0, top_k=None, repetition_penalty=penalty,
+                        max_new_tokens=24, seed=None, stop_ids=frozenset(), penalised_ids=earlier)
+    ids: list[int] = []
+    engine.run(prompt, settings, ids.append, threading.Event())
+    return ids
+
+
+def test_repetition_penalty_is_the_same_on_both_engines_and_spares_the_prompt(tiny_dirs):
+    from transformers import AutoModelForCausalLM
+
+    from tutor.backends.lean_llama import LeanLlama
+    from tutor.backends.local_engines import GenerateEngine, LeanEngine
+
+    lean = LeanEngine(LeanLlama.from_dir(tiny_dirs["chat"], "fp32"))
+    generate = GenerateEngine(AutoModelForCausalLM.from_pretrained(str(tiny_dirs["chat"])).eval(), pad_token_id=None)
+    base = [5, 17, 42, 99, 7, 3]
+    greedy = _engines_answer(lean, base, 1.0)
+    # Cut where the model's next token is one it has already seen: the prompt then holds it.
+    j = next(j for j in range(1, len(greedy)) if greedy[j] in base + greedy[:j])
+    prompt = base + greedy[:j]
+    plain = _engines_answer(lean, prompt, 1.0)
+    penalised = _engines_answer(lean, prompt, 1.8)
+    assert penalised == _engines_answer(generate, prompt, 1.8)
+    assert penalised[0] == plain[0] == greedy[j]  # a prompt token, yet not penalised
+    assert _engines_answer(lean, base, 1.8)[: j + 1] != greedy[: j + 1]  # the answer's own repeat is
+    # and so are an earlier answer's tokens, when the backend names them
+    earlier = frozenset({plain[0]})
+    assert _engines_answer(lean, prompt, 1.8, earlier)[0] != plain[0]
+    assert _engines_answer(lean, prompt, 1.8, earlier) == _engines_answer(generate, prompt, 1.8, earlier)
+
+
+def test_earlier_answers_are_what_the_penalty_covers_in_the_prompt(chat_backend):
+    messages = [*MESSAGES, {"role": "assistant", "content": "zebra stripes"}, {"role": "user", "content": "simpler"}]
+    expected = set(chat_backend._tokenizer("zebra stripes", add_special_tokens=False)["input_ids"])
+    assert chat_backend._earlier_answer_ids(messages) == expected
+    assert chat_backend._earlier_answer_ids(MESSAGES) == frozenset()
 
 
 @pytest.mark.parametrize("variant", ["chat", "bias"])  # lean CPU path, and model.generate
@@ -252,6 +294,7 @@ def test_embedded_smollm2_answers_in_english(smollm2_home, monkeypatch):
     backend = LocalBackend(device="cpu")
     backend.load()
     assert backend.resolved.kind == "embedded"
+    assert backend._engine.model.fmt == "q4"  # the GGUF is Q4_1: its own weights, 4 bits each
     engine, emitted = backend._engine, []
     run = engine.run
     engine.run = lambda prompt, s, emit, stop: run(prompt, s, lambda t: (emitted.append(t), emit(t)), stop)
@@ -293,35 +336,43 @@ def test_prompt_longer_than_the_context_keeps_its_end(chat_backend):
     assert usage.completion_tokens <= 8
 
 
-def test_default_weights_are_fp32_and_the_env_opts_in_to_int8(tiny_dirs, monkeypatch):
+def test_default_weights_are_auto_and_the_env_chooses_others(tiny_dirs, monkeypatch):
     monkeypatch.delenv("TUTOR_LOCAL_WEIGHTS", raising=False)
-    assert LocalBackend(model=str(tiny_dirs["chat"])).weights == "fp32"
-    monkeypatch.setenv("TUTOR_LOCAL_WEIGHTS", "int8")
-    assert LocalBackend(model=str(tiny_dirs["chat"])).weights == "int8"
+    assert LocalBackend(model=str(tiny_dirs["chat"])).weights == "auto"
+    monkeypatch.setenv("TUTOR_LOCAL_WEIGHTS", "q4")
+    assert LocalBackend(model=str(tiny_dirs["chat"])).weights == "q4"
     assert LocalBackend(model=str(tiny_dirs["chat"]), weights="fp32").weights == "fp32"
-    monkeypatch.setenv("TUTOR_LOCAL_WEIGHTS", "int4")
+    monkeypatch.setenv("TUTOR_LOCAL_WEIGHTS", "int3")
     with pytest.raises(UsageError, match="TUTOR_LOCAL_WEIGHTS"):
         LocalBackend(model=str(tiny_dirs["chat"]))
 
 
-def _int8_load(directory):
+def test_auto_weights_are_fp32_for_a_model_directory(tiny_dirs, monkeypatch):
+    monkeypatch.delenv("TUTOR_LOCAL_WEIGHTS", raising=False)
+    backend = LocalBackend(model=str(tiny_dirs["grid"]), device="cpu")
+    backend.load()
+    assert backend.resolved.kind == "directory"
+    assert backend._engine.model.fmt == "fp32"  # only a GGUF's 4-bit weights are taken as q4
+
+
+def _q4_load(directory):
     from tutor.backends.lean_llama import LeanLlama
 
     reports = []
-    model = LeanLlama.from_dir(directory, "int8", progress=lambda *a: reports.append(a[0]))
+    model = LeanLlama.from_dir(directory, "q4", progress=lambda *a: reports.append(a[0]))
     return model, reports
 
 
-def test_int8_cache_is_built_once_outside_the_model_dir(tiny_dirs):
+def test_q4_cache_is_built_once_outside_the_model_dir(tiny_dirs):
     from tutor import modelstore, paths
-    from tutor.backends.lean_llama import int8_cache
+    from tutor.backends.lean_llama import q4_cache
 
     before = sorted(p.name for p in tiny_dirs["chat"].iterdir())
-    _, first = _int8_load(tiny_dirs["chat"])
-    _, second = _int8_load(tiny_dirs["chat"])
-    assert first == ["quantizing weights to int8", "done"]
+    _, first = _q4_load(tiny_dirs["chat"])
+    _, second = _q4_load(tiny_dirs["chat"])
+    assert first == ["packing weights to 4 bits", "done"]
     assert second == []  # reused, not quantized again
-    cache = int8_cache(tiny_dirs["chat"])
+    cache = q4_cache(tiny_dirs["chat"])
     assert cache.parent == paths.cache_dir() / "lean"
     assert [p.name for p in cache.parent.iterdir()] == [cache.name]  # no temporaries left
     assert modelstore.verify_cache(cache, deep=True)
@@ -329,13 +380,16 @@ def test_int8_cache_is_built_once_outside_the_model_dir(tiny_dirs):
 
 
 @pytest.mark.parametrize("damage", ["truncate", "garble_end", "no_manifest"])
-def test_damaged_int8_cache_is_rebuilt(tiny_dirs, damage):
+def test_damaged_q4_cache_is_rebuilt(tiny_dirs, damage):
     from tutor import modelstore
-    from tutor.backends.lean_llama import INT8_FILE, int8_cache
+    from tutor.backends.lean_llama import Q4_FILE, q4_cache
 
-    reference, _ = _int8_load(tiny_dirs["chat"])
-    cache = int8_cache(tiny_dirs["chat"])
-    file = cache / INT8_FILE
+    reference, _ = _q4_load(tiny_dirs["chat"])
+    ids = torch.tensor([[5, 17, 42]])
+    reference.reset(4)
+    expected = reference.forward(ids, 0)  # before the damage: the weights are mapped from the file
+    cache = q4_cache(tiny_dirs["chat"])
+    file = cache / Q4_FILE
     if damage == "truncate":
         file.write_bytes(file.read_bytes()[:-100])
     elif damage == "garble_end":
@@ -344,44 +398,64 @@ def test_damaged_int8_cache_is_rebuilt(tiny_dirs, damage):
         file.write_bytes(bytes(data))
     else:
         (cache / modelstore.MANIFEST).unlink()
-    rebuilt, reports = _int8_load(tiny_dirs["chat"])
-    assert reports[0] == "quantizing weights to int8"
+    rebuilt, reports = _q4_load(tiny_dirs["chat"])
+    assert reports[0] == "packing weights to 4 bits"
     assert modelstore.verify_cache(cache, deep=True)
-    ids = torch.tensor([[5, 17, 42]])
-    reference.reset(4), rebuilt.reset(4)
-    torch.testing.assert_close(rebuilt.forward(ids, 0), reference.forward(ids, 0))
+    rebuilt.reset(4)
+    torch.testing.assert_close(rebuilt.forward(ids, 0), expected)
 
 
-def test_int8_cache_key_follows_the_model_files(tiny_dirs, tmp_path):
-    from tutor.backends.lean_llama import int8_cache
+def test_q4_cache_key_follows_the_model_files(tiny_dirs, tmp_path):
+    from tutor.backends.lean_llama import q4_cache
 
     copy = tmp_path / "chat"
     shutil.copytree(tiny_dirs["chat"], copy)
-    assert int8_cache(copy).name.split("-")[-1] == int8_cache(tiny_dirs["chat"]).name.split("-")[-1]
+    assert q4_cache(copy).name.split("-")[-1] == q4_cache(tiny_dirs["chat"]).name.split("-")[-1]
     other = save_tiny_model(tmp_path / "other", seed=1)
-    assert int8_cache(other).name.split("-")[-1] != int8_cache(copy).name.split("-")[-1]
+    assert q4_cache(other).name.split("-")[-1] != q4_cache(copy).name.split("-")[-1]
 
 
-def test_int8_logits_are_close_to_fp32(tiny_dirs):
+def test_q4_packs_a_q4_1_grid_exactly():
+    from tutor.backends.lean_llama import GROUP, quantize_groups
+
+    weight = q4_1_grid(torch.randn(96, 4 * GROUP))
+    packed, scales_zeros, error = quantize_groups(weight)
+    assert error <= 1e-6
+    assert quantize_groups(torch.randn(96, 4 * GROUP))[2] > 1e-3  # off the grid: lossy, and it says so
+    x = torch.randn(3, 4 * GROUP)
+    y = torch._weight_int4pack_mm_for_cpu(x.bfloat16(), packed, GROUP, scales_zeros).float()
+    # The only rounding left is the kernel's bf16 input and scales.
+    torch.testing.assert_close(y, x @ weight.T, rtol=0.02, atol=0.02 * float((x @ weight.T).abs().max()))
+
+
+def test_q4_is_exact_only_for_weights_on_the_grid(tiny_dirs):
+    from tutor.backends.lean_llama import q4_is_exact
+
+    assert q4_is_exact(tiny_dirs["grid"])
+    assert not q4_is_exact(tiny_dirs["chat"])
+
+
+def test_q4_logits_match_fp32_on_grid_weights(tiny_dirs):
     from tutor.backends.lean_llama import LeanLlama
 
-    fp32 = LeanLlama.from_dir(tiny_dirs["chat"], "fp32")
-    int8, _ = _int8_load(tiny_dirs["chat"])
+    fp32 = LeanLlama.from_dir(tiny_dirs["grid"], "fp32")
+    q4, _ = _q4_load(tiny_dirs["grid"])
     ids = torch.tensor([[5, 17, 42, 99, 7, 3]])
-    for model in (fp32, int8):
+    for model in (fp32, q4):
         model.reset(8)
-    pairs = [(fp32.forward(ids[:, :4], 0), int8.forward(ids[:, :4], 0))]
-    pairs += [(fp32.forward(ids[:, t : t + 1], t), int8.forward(ids[:, t : t + 1], t)) for t in (4, 5)]
+    pairs = [(fp32.forward(ids[:, :4], 0), q4.forward(ids[:, :4], 0))]
+    pairs += [(fp32.forward(ids[:, t : t + 1], t), q4.forward(ids[:, t : t + 1], t)) for t in (4, 5)]
     for expected, got in pairs:
         spread = float(expected.max() - expected.min())
         assert float((got - expected).abs().max()) < 0.05 * spread
         assert torch.nn.functional.cosine_similarity(got, expected, dim=0) > 0.995
+        assert int(got.argmax()) == int(expected.argmax())
 
 
-def test_int8_stream_matches_its_own_greedy_loop(tiny_dirs):
-    backend = LocalBackend(model=str(tiny_dirs["chat"]), device="cpu", weights="int8")
+def test_q4_stream_matches_its_own_greedy_loop(tiny_dirs):
+    backend = LocalBackend(model=str(tiny_dirs["grid"]), device="cpu", weights="q4")
     text = "".join(backend.stream(MESSAGES, GREEDY))
-    assert backend._engine.model.fmt == "int8"
+    assert backend._engine.model.fmt == "q4"
     assert text == "".join(backend.stream(MESSAGES, GREEDY))
     assert backend.last_usage.completion_tokens > 0
 

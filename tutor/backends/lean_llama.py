@@ -6,12 +6,13 @@ safetensors weights, fuses q/k/v and gate/up into one matrix each, keeps a preal
 cache, and runs one plain loop per step. Used only for configs `supports()` accepts; every
 other model goes through `generate`. Import it only after torch is wanted.
 
-int8 weights (per-row scales, dynamic activations, fbgemm) are quantized once and cached as
-safetensors under `cache_dir()/lean/<dir>-int8-<hash>` (see `int8_cache`): fused int8
-matrices and their scales, embeddings and norms in fp32. The hash covers the source
-directory's manifest or its files' sizes and edges, so a changed model gets a new cache;
-a cache that fails its manifest check is rebuilt, never used. A start only maps the file
-and runs fbgemm's `linear_prepack` (the packed layout cannot be saved).
+"q4" weights are quantized once and cached as safetensors under
+`cache_dir()/lean/<dir>-q4-<hash>` (see `q4_cache`): layer matrices packed 4-bit in groups
+of 32 inputs with a scale and a minimum each (GGUF's Q4_1 layout, so a model converted from
+a Q4_1 GGUF loses nothing more), the output layer int8 per row, norms in fp32. The hash
+covers the source directory's manifest or its files' sizes and edges, and torch's version,
+so a changed model gets a new cache; a cache that fails its manifest check is rebuilt,
+never used. A start only maps the file.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import json
 import os
 import shutil
 import uuid
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,9 +30,11 @@ import torch.nn.functional as F
 
 from tutor import modelstore, paths
 
-WEIGHT_FORMATS = ("fp32", "bf16", "int8")
-INT8_VERSION = 1  # bump when the cached int8 layout or quantization changes
-INT8_FILE = "lean-int8.safetensors"
+WEIGHT_FORMATS = ("fp32", "bf16", "q4")
+Q4_VERSION = 1  # bump when the cached q4 layout or quantization changes
+Q4_FILE = "lean-q4.safetensors"
+GROUP = 32  # inputs per 4-bit scale, as in GGUF's Q4_0/Q4_1 blocks
+EXACT_ERROR = 1e-6  # largest relative error of a q4 grid that counts as lossless
 _MATRICES = ("qkv", "o", "gate_up", "down")
 
 
@@ -89,34 +91,68 @@ def quantize_rows(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return q.contiguous(), scale.contiguous()
 
 
-class _Linear:
-    """y = x @ W.T in the chosen format; int8 keeps per-row scales and quantizes x per call."""
+def quantize_groups(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """4 bits per weight, with a scale and a minimum for each run of GROUP inputs.
 
-    def __init__(self, weight: torch.Tensor, fmt: str, scale: torch.Tensor | None = None) -> None:
-        self.out_features = weight.shape[0]
-        self.fmt = fmt
-        if fmt == "int8":
-            if scale is None:
-                weight, scale = quantize_rows(weight)
-            zero = torch.zeros(weight.shape[0], dtype=torch.long)
-            with warnings.catch_warnings():  # quantized tensors are deprecated; fbgemm still needs one
-                warnings.simplefilter("ignore", UserWarning)
-                q = torch._make_per_channel_quantized_tensor(weight, scale.double(), zero, 0)  # no copy
-            self.packed = torch.ops.quantized.linear_prepack(q, None)
-        else:
-            self.weight = weight.to(torch.bfloat16 if fmt == "bf16" else torch.float32).contiguous()
+    This is GGUF's Q4_1 layout, so weights dequantized from Q4_1 come back exactly.
+    Returns (packed uint8 (N, K/2), bf16 scales and zeros (K/GROUP, N, 2), the largest
+    absolute error of the 4-bit grid relative to the largest weight).
+    """
+    n, k = weight.shape
+    groups = weight.float().reshape(n, k // GROUP, GROUP)
+    low, high = groups.amin(-1), groups.amax(-1)
+    scale = ((high - low) / 15).clamp(min=1e-12)
+    q = torch.round((groups - low[..., None]) / scale[..., None]).clamp_(0, 15)
+    error = (q * scale[..., None] + low[..., None] - groups).abs().amax() / groups.abs().amax().clamp(min=1e-12)
+    # The kernel computes (q - 8) * scale + zero, so zero is the value of the grid's middle.
+    scales_zeros = torch.stack([scale.t(), (low + 8 * scale).t()], dim=-1).to(torch.bfloat16).contiguous()
+    packed = torch._convert_weight_to_int4pack_for_cpu(q.to(torch.int32).reshape(n, k), 1)
+    return packed, scales_zeros, float(error)
+
+
+class _Dense:
+    """y = x @ W.T with W in fp32 or bf16 (x must have W's dtype)."""
+
+    def __init__(self, weight: torch.Tensor, dtype: torch.dtype) -> None:
+        self.weight = weight.to(dtype).contiguous()
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        if self.fmt == "int8":
-            return torch.ops.quantized.linear_dynamic(x.contiguous(), self.packed, False)
         return F.linear(x, self.weight)
 
 
+class _Int4:
+    """y = x @ W.T from `quantize_groups` weights; x is rounded to bf16, the kernel's only fast input."""
+
+    def __init__(self, packed: torch.Tensor, scales_zeros: torch.Tensor) -> None:
+        self.packed, self.scales_zeros = packed, scales_zeros
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        flat = x.reshape(-1, x.shape[-1]).to(torch.bfloat16)
+        y = torch._weight_int4pack_mm_for_cpu(flat, self.packed, GROUP, self.scales_zeros)
+        return y.to(x.dtype).view(*x.shape[:-1], -1)
+
+
+class _Int8Rows:
+    """A (V, C) int8 matrix with per-row scales: the output layer, and the embedding rows when tied."""
+
+    def __init__(self, q: torch.Tensor, scale: torch.Tensor) -> None:
+        self.q, self.scale, self.scale_bf16 = q, scale.float(), scale.to(torch.bfloat16)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        flat = x.reshape(-1, x.shape[-1]).to(torch.bfloat16)
+        return torch._weight_int8pack_mm(flat, self.q, self.scale_bf16).to(x.dtype).view(*x.shape[:-1], -1)
+
+    def rows(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.q[ids].float() * self.scale[ids, None]
+
+
 def lean_state(config: dict, tensors: dict[str, torch.Tensor], fmt: str) -> dict[str, torch.Tensor]:
-    """Transformers' Llama tensors fused (q/k/v, gate/up) and, for "int8", quantized per row.
+    """Transformers' Llama tensors fused (q/k/v, gate/up) and, for "q4", quantized.
 
     Keys: `embed`, `norm_f`, `{i}.norm1`, `{i}.norm2`, `{i}.<matrix>` for qkv/o/gate_up/down,
-    and `head`; each int8 matrix has a float32 `<name>.scale` beside it.
+    and `head`. In "q4" each layer matrix is packed 4-bit with a bf16 `<name>.sz` (scales
+    and zeros) beside it, `head` is int8 with a float32 `head.scale`, `embed` is left out
+    when tied to `head`, and `q4_error` holds `quantize_groups`' largest error.
     """
     c = lean_config(config)
     state = {"embed": tensors["model.embed_tokens.weight"], "norm_f": tensors["model.norm.weight"]}
@@ -131,12 +167,17 @@ def lean_state(config: dict, tensors: dict[str, torch.Tensor], fmt: str) -> dict
         state[f"{i}.norm1"] = t["input_layernorm.weight"]
         state[f"{i}.norm2"] = t["post_attention_layernorm.weight"]
     head = tensors.get("lm_head.weight") if not c.tied else None
-    matrices["head"] = head if head is not None else tensors["model.embed_tokens.weight"]
+    head = head if head is not None else tensors["model.embed_tokens.weight"]
+    if fmt != "q4":
+        return {**state, **matrices, "head": head}
+    error = 0.0
     for name, weight in matrices.items():
-        if fmt == "int8":
-            state[name], state[name + ".scale"] = quantize_rows(weight)
-        else:
-            state[name] = weight
+        state[name], state[name + ".sz"], matrix_error = quantize_groups(weight)
+        error = max(error, matrix_error)
+    state["head"], state["head.scale"] = quantize_rows(head)
+    if c.tied:
+        del state["embed"]
+    state["q4_error"] = torch.tensor(error)
     return state
 
 
@@ -146,7 +187,8 @@ class LeanLlama:
     Args:
         config: the model's config.json as a dict (`supports(config)` must be True).
         tensors: the state dict, names as in transformers' LlamaForCausalLM.
-        fmt: "fp32", "bf16" (halves memory traffic) or "int8" (per-row weights, dynamic inputs).
+        fmt: "fp32"; "bf16" (halves memory traffic); or "q4" (4-bit layer matrices and an
+            int8 output layer, read by bf16 kernels; the residual stream stays fp32).
     """
 
     def __init__(self, config: dict, tensors: dict[str, torch.Tensor], fmt: str = "fp32") -> None:
@@ -156,26 +198,31 @@ class LeanLlama:
         assert fmt in WEIGHT_FORMATS, f"unknown weight format {fmt}"
         self.c = c = lean_config(config)
         self.fmt = fmt
-        self.dtype = torch.float32 if fmt != "bf16" else torch.bfloat16
-        linear = lambda name: _Linear(state[name], fmt, state.get(name + ".scale"))  # noqa: E731
-        self.embed = state["embed"].to(self.dtype)
+        self.dtype = torch.bfloat16 if fmt == "bf16" else torch.float32
+        if fmt == "q4":
+            linear = lambda name: _Int4(state[name], state[name + ".sz"])  # noqa: E731
+            self.head = _Int8Rows(state["head"], state["head.scale"])
+        else:
+            linear = lambda name: _Dense(state[name], self.dtype)  # noqa: E731
+            self.head = linear("head")
+        embed = state.get("embed")
+        self.embed = self.head.rows if embed is None else embed.to(self.dtype).__getitem__
         self.qkv, self.o, self.gate_up, self.down = ([linear(f"{i}.{m}") for i in range(c.n_layer)] for m in _MATRICES)
         self.norm1 = [state[f"{i}.norm1"].to(self.dtype) for i in range(c.n_layer)]
         self.norm2 = [state[f"{i}.norm2"].to(self.dtype) for i in range(c.n_layer)]
         self.norm_f = state["norm_f"].to(self.dtype)
-        self.head = linear("head")
         self.inv_freq = 1.0 / (c.rope_theta ** (torch.arange(0, c.head_dim, 2, dtype=torch.float32) / c.head_dim))
         self.max_len = 0
 
     @classmethod
     def from_dir(cls, path: Path, fmt: str = "fp32", progress: modelstore.LoadProgress | None = None) -> "LeanLlama":
-        """Load `path`; "int8" reads (building on first use) the int8 cache for `path`."""
+        """Load `path`; "q4" reads (building on first use) the q4 cache for `path`."""
         from safetensors.torch import load_file
 
         config = json.loads((path / "config.json").read_text())
         self = cls.__new__(cls)
-        if fmt == "int8":
-            self._build(config, load_file(int8_cache(path, progress) / INT8_FILE), fmt)
+        if fmt == "q4":
+            self._build(config, load_file(q4_cache(path, progress) / Q4_FILE), fmt)
             return self
         tensors: dict[str, torch.Tensor] = {}
         for file in sorted(path.glob("*.safetensors")):
@@ -215,7 +262,7 @@ class LeanLlama:
         assert T == 1 or pos == 0, "prefill must start at position 0"
         nq, heads = c.n_head * c.head_dim, c.n_head + 2 * c.n_kv_head
         cos, sin = self.cos[pos : pos + T, None], self.sin[pos : pos + T, None]  # (T, 1, hs)
-        x = self.embed[ids]  # (1, T, C)
+        x = self.embed(ids)  # (1, T, C)
         for i in range(c.n_layer):
             h = self._norm(x, self.norm1[i])
             qkv = self.qkv[i](h).view(1, T, heads, c.head_dim)  # (1, T, nh + 2 nkv, hs)
@@ -246,15 +293,15 @@ _LAYER_TENSORS = (
 )
 
 
-def int8_cache(model_dir: Path, progress: modelstore.LoadProgress | None = None) -> Path:
-    """The verified int8 cache directory for `model_dir`, quantized now when missing or bad."""
-    target = paths.cache_dir() / "lean" / f"{modelstore._safe_name(model_dir.name)}-int8-{_identity(model_dir)}"
+def q4_cache(model_dir: Path, progress: modelstore.LoadProgress | None = None) -> Path:
+    """The verified q4 cache directory for `model_dir`, quantized now when missing or bad."""
+    target = paths.cache_dir() / "lean" / f"{modelstore._safe_name(model_dir.name)}-q4-{_identity(model_dir)}"
     if modelstore.verify_cache(target):
         return target
     from safetensors.torch import load_file, save_file
 
     if progress is not None:
-        progress("quantizing weights to int8", 0, 1)
+        progress("packing weights to 4 bits", 0, 1)
     target.parent.mkdir(parents=True, exist_ok=True)
     modelstore._remove_stale_temporaries(target.parent)
     tmp = target.parent / f".tmp-{target.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -264,8 +311,8 @@ def int8_cache(model_dir: Path, progress: modelstore.LoadProgress | None = None)
         tensors: dict[str, torch.Tensor] = {}
         for file in sorted(model_dir.glob("*.safetensors")):
             tensors.update(load_file(file))
-        state = {k: v.contiguous() for k, v in lean_state(config, tensors, "int8").items()}
-        save_file(state, tmp / INT8_FILE, metadata={"int8_version": str(INT8_VERSION)})
+        state = {k: v.contiguous() for k, v in lean_state(config, tensors, "q4").items()}
+        save_file(state, tmp / Q4_FILE, metadata={"q4_version": str(Q4_VERSION)})
         modelstore.write_manifest(tmp, source=model_dir)
         if target.exists():
             shutil.rmtree(target)  # it failed verification above
@@ -282,9 +329,23 @@ def int8_cache(model_dir: Path, progress: modelstore.LoadProgress | None = None)
     return target
 
 
+def q4_is_exact(model_dir: Path, progress: modelstore.LoadProgress | None = None) -> bool:
+    """True when `model_dir`'s layer matrices already sit on the q4 grid (a Q4_1 GGUF's do).
+
+    Builds the q4 cache on first use; later calls read one scalar from it.
+    """
+    from safetensors import safe_open
+
+    with safe_open(q4_cache(model_dir, progress) / Q4_FILE, "pt") as cache:
+        return float(cache.get_tensor("q4_error")) <= EXACT_ERROR
+
+
 def _identity(model_dir: Path) -> str:
-    """A short hash of the model's manifest (a converted model) or of its files' sizes and edges."""
-    digest = hashlib.sha256(f"int8-v{INT8_VERSION}:".encode())
+    """A short hash of the model's manifest (a converted model) or of its files' sizes and edges.
+
+    torch's version is in it too: the packed 4-bit layout belongs to its kernels.
+    """
+    digest = hashlib.sha256(f"q4-v{Q4_VERSION}-torch{torch.__version__}:".encode())
     manifest = model_dir / modelstore.MANIFEST
     if manifest.is_file():
         digest.update(manifest.read_bytes())

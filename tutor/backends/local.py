@@ -5,12 +5,12 @@ half a character), cuts the transcript format at its stop string, and on close o
 sets an event that the worker checks every step, then joins it. torch and transformers are
 imported in `load()`, so importing this module is cheap.
 
-On the CPU, plain Llama models run the lean loop (`lean_llama`) with fp32 weights by default:
-token for token what `model.generate` gives. `TUTOR_LOCAL_WEIGHTS=int8` (or
-`LocalBackend(weights="int8")`) decodes 3-6x faster from int8 weights quantized once per
-model into the cache, but on SmolLM2-135M its greedy answers drift from fp32 and one of
-three tutor prompts read clearly worse (BENCHMARKS.md, local backend), so it is opt-in; "bf16" exists
-for benchmarks. The lean loop decodes with 1 torch thread (`TUTOR_LOCAL_THREADS=N` changes
+On the CPU, plain Llama models run the lean loop (`lean_llama`). Its weights
+(`TUTOR_LOCAL_WEIGHTS`, or `LocalBackend(weights=...)`) are by default ("auto") "q4" for a
+model converted from a GGUF whose matrices already sit on the 4-bit grid (the embedded
+SmolLM2 is Q4_1): the same weights, decoded about 3.5x faster, packed once into the cache. Every other
+model runs in "fp32", token for token what `model.generate` gives; "q4" and "bf16" can be
+asked for. The lean loop decodes with 1 torch thread (`TUTOR_LOCAL_THREADS=N` changes
 it): a batch-1 step is too small to split, and on a shared 2-core machine 2 threads were
 8-14x slower.
 CUDA always uses `model.generate` in bf16.
@@ -31,11 +31,10 @@ from tutor.errors import BackendError, ModelError, UsageError
 from tutor.modelstore import LoadProgress, ResolvedModel, resolve
 
 DEVICES = ("auto", "cpu", "cuda")
-WEIGHT_FORMATS = ("fp32", "int8", "bf16")  # as lean_llama.WEIGHT_FORMATS, without importing torch
+WEIGHT_FORMATS = ("auto", "fp32", "bf16", "q4")  # lean_llama.WEIGHT_FORMATS and "auto", without importing torch
 DEFAULTS = dict(temperature=0.2, top_p=0.9, top_k=None, repetition_penalty=1.1, max_tokens=1024)
 POLL_SECONDS = 0.1  # how often the consumer checks that the worker is still alive
-LEAN_WEIGHTS = "fp32"  # exact; int8 is 3-6x faster but its answers drift (BENCHMARKS.md, local backend)
-WEIGHTS_ENV = "TUTOR_LOCAL_WEIGHTS"  # "int8" opts in to the faster, cached int8 weights
+WEIGHTS_ENV = "TUTOR_LOCAL_WEIGHTS"  # lean weight format; "auto" unless set
 THREADS_ENV = "TUTOR_LOCAL_THREADS"  # torch threads of the lean decode loop; 1 unless set
 
 
@@ -47,8 +46,8 @@ class LocalBackend:
             file, or the name of a model trained by `tutor train`.
         device: "auto" (CUDA when available), "cpu" or "cuda".
         progress: told about slow loading steps (a GGUF conversion); see `LoadProgress`.
-        weights: weight format of the lean CPU path: "fp32" (default), "int8" or "bf16".
-            None reads `TUTOR_LOCAL_WEIGHTS`, else uses "fp32".
+        weights: weight format of the lean CPU path: "auto" (q4 when lossless, else fp32),
+            "fp32", "bf16" or "q4". None reads `TUTOR_LOCAL_WEIGHTS`, else uses "auto".
     """
 
     name = "local"
@@ -63,7 +62,7 @@ class LocalBackend:
     ) -> None:
         if device not in DEVICES:
             raise UsageError(f"--device must be one of {', '.join(DEVICES)}, got {device!r}")
-        weights = weights or os.environ.get(WEIGHTS_ENV) or LEAN_WEIGHTS
+        weights = weights or os.environ.get(WEIGHTS_ENV) or "auto"
         if weights not in WEIGHT_FORMATS:
             raise UsageError(f"{WEIGHTS_ENV} must be one of {', '.join(WEIGHT_FORMATS)}, got {weights!r}")
         self.model = model
@@ -103,8 +102,9 @@ class LocalBackend:
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(1, thread_name_prefix="tutor-local-tokenizer") as pool:
-            tokenizer = pool.submit(_load_tokenizer, path)  # loads while the int8 weights are packed
-            engine = _load_engine(path, config, device, self.weights, tokenizer.result, self.progress)
+            tokenizer = pool.submit(_load_tokenizer, path)  # loads while the weights are read
+            from_gguf = resolved.kind in ("embedded", "gguf")
+            engine = _load_engine(path, config, device, self.weights, from_gguf, tokenizer.result, self.progress)
             self._tokenizer = tokenizer.result()
         self._stop_ids = _stop_ids(path, config, self._tokenizer)
         self._engine = engine
@@ -151,8 +151,15 @@ class LocalBackend:
             max_new_tokens=min(pick("max_tokens"), room),
             seed=options.seed,
             stop_ids=self._stop_ids,
+            penalised_ids=self._earlier_answer_ids(messages),
         )
         return self._stream(prompt, settings)
+
+    def _earlier_answer_ids(self, messages: Sequence[Message]) -> frozenset[int]:
+        """The tokens of the conversation's earlier answers, which the repetition penalty covers
+        besides the new answer's own (see `local_engines.pick_token`)."""
+        earlier = [m["content"] for m in messages if m["role"] == "assistant"]
+        return frozenset(i for text in earlier for i in self._tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def _stream(self, prompt: list[int], settings) -> Iterator[str]:
         meter = UsageMeter(self.name, self.model)
@@ -287,7 +294,9 @@ def _stop_ids(path: Path, config: dict, tokenizer) -> frozenset[int]:
     return frozenset(ids)
 
 
-def _load_engine(path: Path, config: dict, device: str, weights: str, tokenizer: Callable, progress=None):
+def _load_engine(
+    path: Path, config: dict, device: str, weights: str, from_gguf: bool, tokenizer: Callable, progress=None
+):
     import torch
 
     from tutor.backends import lean_llama
@@ -295,6 +304,8 @@ def _load_engine(path: Path, config: dict, device: str, weights: str, tokenizer:
 
     try:
         if device == "cpu" and lean_llama.supports(config):
+            if weights == "auto":  # 4 bits only where the GGUF already was 4 bits: nothing is lost
+                weights = "q4" if from_gguf and lean_llama.q4_is_exact(path, progress) else "fp32"
             return LeanEngine(lean_llama.LeanLlama.from_dir(path, weights, progress), threads=_lean_threads())
         from transformers import AutoModelForCausalLM
 
