@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import io
 import itertools
+import os
+import signal
 import unicodedata
 
 import pyte
@@ -218,6 +220,35 @@ def test_interrupt_with_refresh_thread_still_prints_the_open_block():
     with pytest.raises(KeyboardInterrupt):
         stream_markdown(interrupted(partial, KeyboardInterrupt()), console)
     assert terminal_lines(console.file.getvalue(), 20) == whole_render(partial)
+
+
+class CtrlCDuringWrite(io.StringIO):
+    """A terminal whose user presses Ctrl-C while the first finished block is being written."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pressed = False
+
+    def write(self, text: str) -> int:
+        if not self.pressed and "terminal" in text:
+            self.pressed = True
+            os.kill(os.getpid(), signal.SIGINT)  # Python runs the handler between bytecodes
+        return super().write(text)
+
+
+def test_ctrl_c_while_a_block_is_printed_shows_it_once():
+    text = "First paragraph, long enough to wrap onto a second line of the terminal.\n\nSecond.\n\nThird"
+    console = make_console(terminal=True)
+    console.file = CtrlCDuringWrite()
+    with pytest.raises(KeyboardInterrupt):
+        # A clock that stands still: the live view is drawn once, at "First p", so the only
+        # write with "terminal" in it is the finished block's.
+        stream_markdown(chunked(text, 7), console, clock=lambda: 0.0)
+    assert console.file.pressed
+    screen = terminal_lines(console.file.getvalue(), 20)
+    assert sum("First paragraph" in line for line in screen) == 1
+    assert screen[: len(whole_render("First"))] == whole_render(text)[: len(whole_render("First"))]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
 
 
 def test_display_math_keeps_its_content_and_inline_math_its_backslashes():

@@ -9,7 +9,10 @@ exactly like `render_markdown` of the whole answer.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import signal
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import TextIO
 
 from rich.console import Console, ConsoleOptions, RenderResult
@@ -149,8 +152,9 @@ class _BlockStream:
         self._tail = (lines[offset:], rest)
         self.version += 1
         if offset:
-            self._print(self._unprinted)
-            self._unprinted, self.blank_before = "", blank_after
+            with _ctrl_c_after():  # else Ctrl-C mid-print shows the block's start twice
+                self._print(self._unprinted)
+                self._unprinted, self.blank_before = "", blank_after
 
     def hide_tail(self) -> None:
         """Make the live view empty, so stopping Live draws and erases nothing."""
@@ -168,6 +172,26 @@ class _BlockStream:
         lines = _render_lines(console, console.options, markdown, self.blank_before)
         if lines:
             self.console.print(_Lines(lines))
+
+
+@contextmanager
+def _ctrl_c_after() -> Iterator[None]:
+    """Hold a Ctrl-C that arrives inside the block until the block is done, then raise it.
+
+    A block is printed and marked printed together: an interrupt between the two would make
+    `finish()` print it a second time.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set signal handlers; it is the one interrupted
+        return
+    pressed: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
+    if pressed:
+        raise KeyboardInterrupt
 
 
 def _render_lines(
