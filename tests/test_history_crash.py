@@ -151,3 +151,29 @@ def test_two_processes_creating_the_database_at_once(tmp_path):
     assert sorted(s.topic for s in store.lessons()) == ["alpha 0", "beta 0"]
     assert not list(history_path().parent.glob("*.corrupt-*"))
     store.close()
+
+
+def test_reader_closing_the_pipe_ends_quietly_and_keeps_the_text(openai_server: OpenAIServer):  # noqa: F811
+    reply = Reply.stream(["First paragraph.\n\n", "Second paragraph.\n\n", "Third.\n"], stall_after=1)
+    openai_server.enqueue(reply)
+    env = {**os.environ, "OPENAI_BASE_URL": openai_server.base_url, "OPENAI_API_KEY": "sk-test-1234"}
+    child = subprocess.Popen(  # as in `tutor explain X | head -1`
+        [sys.executable, "-m", "tutor", "explain", "X", "--backend", "openai", "--no-feedback", "--plain"],
+        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    try:
+        assert reply.stalled.wait(DEADLINE_S)
+        child.stdout.close()  # the reader goes away before the rest of the answer
+        reply.release.set()
+        stderr = child.stderr.read().decode()
+        child.wait(DEADLINE_S)
+    finally:
+        child.kill()
+    assert child.returncode != 0
+    assert "Traceback" not in stderr and "error:" not in stderr and "Exception ignored" not in stderr
+    store = HistoryStore.open(create=False)
+    (lesson,) = store.lessons()
+    (turn,) = store.load(lesson.id).turns
+    assert turn.answer.startswith("First paragraph.")
+    assert turn.status != "streaming"
+    store.close()

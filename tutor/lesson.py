@@ -152,14 +152,21 @@ class Lesson:
                 received.append(chunk)
                 self.recorder.answer_chunk(chunk)
                 yield chunk
+            sources = self.grounding.sources_line("".join(received)) if self.grounding and received else ""
+            if sources:  # part of the answer: shown, saved and exported with it
+                received.append(sources)
+                self.recorder.answer_chunk(sources)
+                yield sources
 
-        status, error = "done", None
+        status, error, lost_output = "done", None, None
         try:
             self.terminal.render(collected())
         except KeyboardInterrupt:
             status = "interrupted"
         except BackendError as exc:
             status, error = "error", exc
+        except OSError as exc:  # the output went away (`tutor explain X | head`)
+            status, lost_output = "interrupted", exc
         finally:
             close = getattr(chunks, "close", None)
             if close is not None:
@@ -167,6 +174,9 @@ class Lesson:
         text = "".join(received)
         if text:
             self.conversation.record_answer(text)
+        if lost_output is not None:  # keep the answer, then stop: nobody reads any more
+            self.recorder.answer_finished(self.conversation, Answer(text=text, status=status), None)
+            raise lost_output
         if status == "interrupted":
             self.terminal.err.print("[dim](interrupted)[/]")
         elif error is not None:
