@@ -43,8 +43,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--level", default="intermediate")
     p.add_argument("--notes", type=Path, action="append", help="ground answers in these notes")
     p.add_argument("--passages", type=int, default=4, help="passages per grounded request")
-    p.add_argument("--notes-in", choices=("system", "user"), default="system",
-                   help="put passages in the system message or around the explain request")
     p.add_argument("--label", default="", help="name for this run in the table title")
     p.add_argument("--compare", type=Path, nargs="+", metavar="JSON",
                    help="print a Markdown table comparing earlier --json results, and exit")
@@ -87,14 +85,9 @@ def main(argv: list[str] | None = None) -> int:
             from tutor.notes import Grounding, open_index
 
             index = open_index(args.notes, warn=lambda m: console.print(f"[yellow]{m}[/]"))
-            grounding = Grounding(index, prompts, k=args.passages)
 
-            def ground(topic, messages):
-                context = grounding.for_topic(topic.name)
-                if args.notes_in == "system":
-                    messages[0]["content"] = context.wrap_system(messages[0]["content"])
-                else:
-                    messages[-1]["content"] = context.wrap(messages[-1]["content"])
+            def ground(topic):  # a lesson's grounding, as `tutor explain --notes` builds it
+                return Grounding(index, prompts, k=args.passages).for_topic(topic.name)
 
         started = time.perf_counter()
         answer_one = sequential(backend)
@@ -125,7 +118,6 @@ def main(argv: list[str] | None = None) -> int:
             "prompts": str(prompts.directory),
             "prompts_fingerprint": prompts.fingerprint(),
             "notes": [str(n) for n in args.notes or []],
-            "notes_in": args.notes_in if args.notes else None,
             "options": {"temperature": 0, "seed": args.seed, "max_tokens": args.max_tokens,
                         "repetition_penalty": args.repetition_penalty},
             "seconds": round(elapsed, 1),

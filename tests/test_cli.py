@@ -146,9 +146,19 @@ def test_notes_ground_the_first_answer_and_sources_lists_them(tmp_path):
     assert result.exit_code == 0, result.output
     system = backend.calls[0][0]["content"]
     assert "softmax of the scores" in system
-    assert "attention.md §" in system
     assert "Knead" not in system
     assert "attention.md" in result.stderr
+    assert result.stdout.rstrip().endswith("Sources from your notes: [notes/attention.md §1]")
+
+
+def test_an_answer_that_cites_its_passages_gets_no_sources_line(tmp_path):
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "attention.md").write_text("# Attention\n\nQueries meet keys; the softmax weights the values.\n")
+    backend = FakeBackend(["Queries meet keys [notes/attention.md §1]."])
+    result, _, _ = run(["explain", "attention queries keys", "--notes", str(notes)], backend=backend)
+    assert result.exit_code == 0, result.output
+    assert "Sources from your notes" not in result.stdout
 
 
 def test_missing_notes_path_is_a_usage_error(tmp_path):

@@ -48,11 +48,21 @@ def test_run_eval_measures_answers_and_compliance():
     assert results_json(results)[1]["revisions"]["shorter"]["passed"] is False
 
 
-def test_ground_wraps_the_explain_request():
+def test_ground_puts_the_notes_into_the_first_turn():
+    class Notes:
+        def __init__(self, topic):
+            self.topic = topic
+
+        def wrap_system(self, system):
+            return f"{system}\nNOTES ABOUT {self.topic.name}"
+
+        def wrap(self, request):
+            return f"REWORDED {request}"
+
     backend = FakeBackend(["answer"])
-    run_eval(sequential(backend), PromptSet(), TOPICS[:1], GenerationOptions(), kinds=(),
-             ground=lambda topic, messages: messages[-1].update(content=f"NOTES ABOUT {topic.name}\n\n{messages[-1]['content']}"))
-    assert backend.calls[0][1]["content"].startswith("NOTES ABOUT Recursion\n\nExplain this topic")
+    run_eval(sequential(backend), PromptSet(), TOPICS[:1], GenerationOptions(), kinds=(), ground=Notes)
+    assert backend.calls[0][0]["content"].endswith("\nNOTES ABOUT Recursion")
+    assert backend.calls[0][1]["content"].startswith("REWORDED Explain this topic")
 
 
 def test_results_table_shows_topics_and_means():
@@ -70,6 +80,8 @@ def test_small_model_prompts_are_a_complete_prompt_set():
 
     small = PromptSet(shipped_prompts_dir() / "small")
     assert "Recursion" in small.render("explain", topic="Recursion", level="beginner")
-    assert "shorter" in small.render("revise", feedback="shorter")
+    assert "shorter" in small.render("revise", feedback="shorter", hints=small.hints("shorter"))
     assert small.render("system")
-    assert "[a.md §1]" in small.render("grounded", passages="[a.md §1] x", example_citation="a.md §1", request="r")
+    grounded = dict(passages="[a.md §1] x", notes="x", example_citation="a.md §1", topic="T", request="r")
+    assert small.render("grounded", **grounded)
+    assert "x" in small.render("grounded_system", system="s", **grounded)

@@ -66,10 +66,11 @@ def test_the_prompt_carries_passages_and_their_citations(tmp_path):
     grounding = Grounding(open_index([write_notes(tmp_path)]), PromptSet(), k=2)
     context = grounding.for_topic("Calvin cycle")
     assert context.passages[0].citation == "notes/bio/photosynthesis.md §2"
-    request = context.wrap("Explain this topic to me: Calvin cycle")
-    assert "[notes/bio/photosynthesis.md §2] Photosynthesis > Calvin cycle\nThe Calvin cycle fixes" in request
-    assert "cite each one you use with its label in square brackets, like [notes/bio/photosynthesis.md §2]" in request
-    assert request.endswith("Explain this topic to me: Calvin cycle")
+    system = context.wrap_system("You are a teacher.")
+    assert "[notes/bio/photosynthesis.md §2] Photosynthesis > Calvin cycle\nThe Calvin cycle fixes" in system
+    assert "cite its label in square brackets, like [notes/bio/photosynthesis.md §2]" in system
+    # The shipped prompts keep the request as it is.
+    assert context.wrap("Explain this topic to me: Calvin cycle") == "Explain this topic to me: Calvin cycle"
     # Feedback retrieves new passages only; /sources lists everything sent.
     again = grounding.for_feedback("Calvin cycle", "what about sunlight and water")
     assert "notes/bio/photosynthesis.md §2" not in [p.citation for p in again.passages]
@@ -90,7 +91,9 @@ def test_a_prompts_folder_without_grounded_md_uses_the_shipped_one(tmp_path):
     custom = tmp_path / "prompts"
     custom.mkdir()
     grounding = Grounding(open_index([write_notes(tmp_path)]), PromptSet(custom))
-    assert "[notes/history.txt §1]" in grounding.for_topic("Bastille").wrap("Explain the Bastille")
+    context = grounding.for_topic("Bastille")
+    assert "[notes/history.txt §1]" in context.wrap_system("You teach.")
+    assert context.wrap("Explain the Bastille") == "Explain the Bastille"
 
 
 def test_missing_path_is_a_clear_error(tmp_path):
@@ -176,3 +179,15 @@ def test_the_system_message_grows_with_passages_found_for_feedback(tmp_path):
     grounding.for_feedback("Calvin cycle", "and the Bastille?")
     system = grounding.system_message("You are a teacher.")
     assert "[notes/bio/photosynthesis.md §2]" in system and "[notes/history.txt §1]" in system
+
+
+def test_the_small_models_grounded_prompt_has_the_topic_and_unlabelled_notes(tmp_path):
+    from tutor.prompts import shipped_prompts_dir
+
+    grounding = Grounding(open_index([write_notes(tmp_path)]), PromptSet(shipped_prompts_dir() / "small"), k=1)
+    system = grounding.for_topic("Calvin cycle").wrap_system("You are a teacher.")
+    assert "explanation of Calvin cycle for a student" in system
+    assert "Calvin cycle" in system.split("Notes:")[1]  # the passage's text
+    assert "[notes/" not in system  # labels made the 135M model use the notes less
+    assert grounding.for_topic("Calvin cycle").wrap("Explain Calvin cycle.") == "Rewrite the notes."
+    assert grounding.sources_line("An answer.") == "\n\nSources from your notes: [notes/bio/photosynthesis.md §2]"

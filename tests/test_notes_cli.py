@@ -24,8 +24,8 @@ def test_open_grounding_reports_passages_and_warnings(tmp_path):
     shown = err.export_text()
     assert "warning: skipped notes/b.md: it looks like a binary file" in shown
     assert "notes: 2 passages from 1 files" in shown
-    assert "[notes/a.md §1]" in topic_context(grounding, "light wave", err).wrap("Explain light")
-    assert topic_context(grounding, "zebra", err).wrap("Explain zebras") == "Explain zebras"
+    assert "[notes/a.md §1]" in topic_context(grounding, "light wave", err).wrap_system("You teach.")
+    assert topic_context(grounding, "zebra", err).wrap_system("You teach.") == "You teach."
     assert "no passage matches zebra" in err.export_text()
     assert topic_context(None, "light", err).passages == []
 

@@ -66,4 +66,34 @@ def test_the_small_model_gets_its_measured_variant_unless_prompts_are_given(tmp_
     assert select_prompts_dir(tmp_path, answering_backend="local", local_model="smollm2") == tmp_path
     small = PromptSet(shipped_prompts_dir() / "small")
     assert "Gravity" in small.render("explain", topic="Gravity", level="beginner")
-    assert "shorter" in small.render("revise", feedback="shorter")
+    assert "shorter" in small.render("revise", feedback="shorter", hints=small.hints("shorter"))
+
+
+def test_feedback_hints_add_only_the_instructions_the_feedback_asks_for(tmp_path):
+    for name in PROMPT_NAMES:
+        (tmp_path / f"{name}.md").write_text("R: $feedback\n$hints" if name == "revise" else name)
+    prompts = PromptSet(tmp_path)
+    assert prompts.hints("much shorter") == ""  # no hints file: nothing added
+    before = prompts.fingerprint()
+    (tmp_path / "feedback_hints.md").write_text(
+        "# comment: not a hint\nshorter, tl;dr: Three sentences.\ncode, python: A code block.\n"
+    )
+    prompts = PromptSet(tmp_path)
+    assert prompts.fingerprint() != before
+    assert prompts.hints("Much SHORTER please") == "Three sentences."
+    assert prompts.hints("tl;dr") == "Three sentences."
+    assert prompts.hints("python code, and shorter") == "Three sentences.\nA code block."
+    assert prompts.hints("encode it") == ""  # whole words only
+    assert prompts.render("revise", feedback="shorter", hints=prompts.hints("shorter")) == "R: shorter\nThree sentences."
+
+
+def test_the_small_prompts_revise_request_carries_one_hint():
+    from tutor.conversation import Conversation
+
+    prompts = PromptSet(shipped_prompts_dir() / "small")
+    conversation = Conversation.start(prompts, "Recursion", "beginner")
+    conversation.record_answer("Recursion is when a function calls itself.")
+    conversation.add_feedback(prompts, "much shorter")
+    request = conversation.messages[-1]["content"]
+    assert request.startswith("Please rewrite your explanation: much shorter.")
+    assert "three sentences" in request and "python" not in request.lower()

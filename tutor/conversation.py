@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Protocol
 
 from tutor.backends.base import Message
 from tutor.errors import UsageError
@@ -14,6 +14,14 @@ LEVEL_HINTS = {
     "intermediate": "intermediate (comfortable with the basics; some math and code are fine)",
     "expert": "expert (wants depth, precise terminology, the math and the edge cases)",
 }
+
+
+class NotesContext(Protocol):
+    """Notes passages for a lesson's first turn (`tutor.notes.GroundedContext`)."""
+
+    def wrap_system(self, system: str) -> str: ...
+
+    def wrap(self, request: str) -> str: ...
 
 
 def clean_topic(topic: str) -> str:
@@ -43,22 +51,23 @@ class Conversation:
         topic: str,
         level: str,
         *,
-        ground_system: Callable[[str], str] | None = None,
+        notes: NotesContext | None = None,
     ) -> "Conversation":
         """The system prompt and the explain request.
 
         Args:
-            ground_system: adds notes passages to the system prompt (`--notes`); small models
-                follow passages there better than inside the request.
+            notes: passages from the learner's notes (`--notes`); the prompt set's grounded
+                templates put them into the system prompt and may reword the request.
         """
         topic = clean_topic(topic)
         level_text = LEVEL_HINTS.get(level, level)
         system = prompts.render("system")
-        if ground_system is not None:
-            system = ground_system(system)
+        request = prompts.render("explain", topic=topic, level=level_text)
+        if notes is not None:
+            system, request = notes.wrap_system(system), notes.wrap(request)
         messages: list[Message] = [
             {"role": "system", "content": system},
-            {"role": "user", "content": prompts.render("explain", topic=topic, level=level_text)},
+            {"role": "user", "content": request},
         ]
         return cls(topic=topic, level=level, messages=messages)
 
@@ -91,7 +100,8 @@ class Conversation:
             # The last revision request got no answer (it failed): the new feedback replaces it
             # rather than stacking two unanswered asks. The explain request is always kept.
             self.messages.pop()
-        self.messages.append({"role": "user", "content": prompts.render("revise", feedback=feedback)})
+        request = prompts.render("revise", feedback=feedback, hints=prompts.hints(feedback))
+        self.messages.append({"role": "user", "content": request})
 
     def set_system(self, text: str) -> None:
         """Replace the system prompt, e.g. with more notes passages after feedback."""

@@ -7,12 +7,14 @@ in a checkout). `--prompts DIR` or `TUTOR_PROMPTS_DIR` points at another folder.
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 from string import Template
 
 from tutor.errors import PromptError
 
 PROMPT_NAMES = ("system", "explain", "revise")
+HINTS_FILE = "feedback_hints.md"  # optional: `words, words: instruction` per line, for `$hints`
 
 # Prompt variants for models too small for the professor prompt, chosen by measurement
 # (BENCHMARKS.md, "Teaching quality"): the model name -> a subfolder of the shipped prompts.
@@ -82,9 +84,31 @@ class PromptSet:
         except ValueError as exc:
             raise PromptError(f"{self.directory / (name + '.md')}: bad placeholder ({exc})") from None
 
+    def hints(self, feedback: str) -> str:
+        """The instructions of `feedback_hints.md` whose words occur in `feedback`, one per line.
+
+        A small model told "add code; make it simpler; keep it short" at once copies the list
+        into its answer; told only what this feedback asks, it does it (BENCHMARKS.md,
+        "Teaching quality"). Empty when the folder has no hints file or nothing matches.
+        """
+        path = self.directory / HINTS_FILE
+        if not path.is_file():
+            return ""
+        found = []
+        for line in self.text(HINTS_FILE[:-3]).splitlines():
+            words, sep, instruction = line.partition(":")
+            if not sep or line.startswith("#"):
+                continue
+            pattern = "|".join(re.escape(w.strip()) for w in words.split(",") if w.strip())
+            if pattern and re.search(rf"(?<!\w)({pattern})(?!\w)", feedback, re.IGNORECASE):
+                found.append(instruction.strip())
+        return "\n".join(found)
+
     def fingerprint(self) -> str:
         """A short hash of all prompt texts, so stored lessons can say which prompts made them."""
         digest = hashlib.sha256()
         for name in PROMPT_NAMES:
             digest.update(self.text(name).encode())
+        if (self.directory / HINTS_FILE).is_file():
+            digest.update(self.text(HINTS_FILE[:-3]).encode())
         return digest.hexdigest()[:12]

@@ -33,6 +33,7 @@ class Settings:
     max_new_tokens: int
     seed: int | None
     stop_ids: frozenset[int]
+    penalised_ids: frozenset[int] = frozenset()  # prompt tokens the repetition penalty covers too
 
 
 def pick_token(
@@ -40,7 +41,11 @@ def pick_token(
 ) -> int:
     """Choose the next token from (vocab,) float32 logits, like generate's processors do.
 
-    `history` holds the ids so far (prompt included), for the repetition penalty.
+    `history` holds the ids the repetition penalty covers: the answer's so far and
+    `Settings.penalised_ids` (the earlier answers'). Unlike `generate`'s, the penalty leaves
+    the rest of the prompt alone. It is there to stop the answer looping and a revision
+    copying the last answer; penalising the question's and the notes' words kept a small
+    model from using them (BENCHMARKS.md, "Teaching quality").
     """
     if s.repetition_penalty != 1.0 and history.numel():
         seen = logits[history]
@@ -86,21 +91,21 @@ class LeanEngine:
             generator.manual_seed(s.seed)
         else:
             generator.seed()
-        n_prompt = len(prompt_ids)
-        history = torch.empty(n_prompt + s.max_new_tokens, dtype=torch.long)
-        history[:n_prompt] = torch.tensor(prompt_ids)
+        n_prompt, n_seen = len(prompt_ids), len(s.penalised_ids)
+        history = torch.empty(n_seen + s.max_new_tokens, dtype=torch.long)  # penalised ids, then the answer
+        history[:n_seen] = torch.tensor(sorted(s.penalised_ids), dtype=torch.long)
         self.model.reset(n_prompt + s.max_new_tokens)
-        logits = self.model.forward(history[:n_prompt].view(1, -1), 0)
+        logits = self.model.forward(torch.tensor([prompt_ids]), 0)
         for step in range(s.max_new_tokens):
             if stop.is_set():
                 return None
-            token = pick_token(logits, history[: n_prompt + step], s, generator)
-            history[n_prompt + step] = token
+            token = pick_token(logits, history[: n_seen + step], s, generator)
+            history[n_seen + step] = token
             emit(token)
             if token in s.stop_ids:
                 return "stop"
             if step + 1 < s.max_new_tokens:
-                logits = self.model.forward(history[n_prompt + step : n_prompt + step + 1].view(1, 1), n_prompt + step)
+                logits = self.model.forward(history[n_seen + step : n_seen + step + 1].view(1, 1), n_prompt + step)
         return "length"
 
 
@@ -115,7 +120,7 @@ class GenerateEngine:
     def run(
         self, prompt_ids: list[int], s: Settings, emit: Callable[[int], None], stop: threading.Event
     ) -> str | None:
-        from transformers import StoppingCriteria, StoppingCriteriaList
+        from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
         from transformers.generation.streamers import BaseStreamer
 
         last: list[int] = []
@@ -139,12 +144,25 @@ class GenerateEngine:
             def __call__(self, input_ids, scores, **kwargs) -> torch.BoolTensor:
                 return torch.full((input_ids.shape[0],), stop.is_set(), dtype=torch.bool, device=input_ids.device)
 
+        earlier = torch.tensor([sorted(s.penalised_ids)], dtype=torch.long).view(1, -1)
+
+        class AnswerPenalty(LogitsProcessor):
+            """`pick_token`'s repetition penalty: the answer's and the earlier answers' tokens."""
+
+            def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+                answer = torch.cat([earlier.to(input_ids.device), input_ids[:, len(prompt_ids) :]], dim=1)
+                if s.repetition_penalty == 1.0 or answer.shape[1] == 0:
+                    return scores
+                seen = scores.gather(1, answer)
+                penalised = torch.where(seen > 0, seen / s.repetition_penalty, seen * s.repetition_penalty)
+                return scores.scatter(1, answer, penalised)
+
         device = next(self.model.parameters()).device
         kwargs = dict(
             max_new_tokens=s.max_new_tokens,
             eos_token_id=sorted(s.stop_ids) or None,
             pad_token_id=self.pad_token_id,
-            repetition_penalty=s.repetition_penalty,
+            logits_processor=LogitsProcessorList([AnswerPenalty()]),
             streamer=Forward(),
             stopping_criteria=StoppingCriteriaList([Stopped()]),
         )

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from tutor.backends.base import Backend, GenerationOptions, Message
-from tutor.conversation import Conversation
+from tutor.conversation import Conversation, NotesContext
 from tutor.evaluate.metrics import AnswerMetrics, has_code_block, measure
 from tutor.evaluate.topics import Topic
 from tutor.prompts import PromptSet
@@ -65,16 +65,13 @@ def sequential(backend: Backend) -> AnswerMany:
     return answer_many
 
 
-# Puts a topic's notes passages into its first messages (system and explain request), in place.
-Ground = Callable[[Topic, list[Message]], None]
+# A topic's notes passages for its first turn, as the CLI gets them (`Grounding.for_topic`).
+Ground = Callable[[Topic], NotesContext]
 
 
 def start_conversation(prompts: PromptSet, topic: Topic, level: str, ground: Ground | None) -> Conversation:
-    """The explain request the CLI would send, grounded in notes when `ground` is given."""
-    conversation = Conversation.start(prompts, topic.name, level)
-    if ground is not None:
-        ground(topic, conversation.messages)
-    return conversation
+    """The first turn the CLI would send, grounded in notes when `ground` is given."""
+    return Conversation.start(prompts, topic.name, level, notes=ground(topic) if ground else None)
 
 
 def run_eval(

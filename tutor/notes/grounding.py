@@ -1,8 +1,11 @@
-"""Put the most relevant note passages into a request, and list them for `/sources`.
+"""Put the most relevant note passages into a lesson's first turn, and list them for `/sources`.
 
-Both backends get exactly the same text: the passages are part of the user message. The
-template `grounded.md` (the shipped one when a custom prompts folder has none) wraps the
-ordinary request (`$request`, the rendered explain.md or revise.md) with `$passages`.
+Both backends get exactly the same text. A prompt set's `grounded_system.md` puts the passages
+into the system prompt (`$system`, `$topic`, `$passages` with labels, `$notes` without), and
+its `grounded.md` may reword the explain request (`$request`, `$topic`): the shipped prompts
+keep the request; the embedded model's variant asks "Rewrite the notes.", which it follows
+best (BENCHMARKS.md, "Teaching quality"). The shipped templates stand in for ones a custom
+prompts folder lacks.
 """
 
 from __future__ import annotations
@@ -42,23 +45,25 @@ class GroundedContext:
     passages: list[Passage] = field(default_factory=list)
     prompts: PromptSet | None = None
     max_words: int = MAX_PASSAGE_WORDS
+    topic: str = ""
 
     def wrap(self, request: str) -> str:
-        """`request` with the passages around it (`grounded.md`); unchanged when there are none."""
+        """`request` as `grounded.md` words it for a grounded turn; unchanged when there are no passages."""
         if not self.passages:
             return request
-        return render_grounded(self.prompts or PromptSet(), request, self.passages, max_words=self.max_words)
+        return render_grounded(self.prompts or PromptSet(), request, self.passages, max_words=self.max_words,
+                               topic=self.topic)
 
     def wrap_system(self, system: str) -> str:
-        """The system message with the passages after it (`grounded_system.md`); unchanged when none.
+        """The system message with the passages (`grounded_system.md`); unchanged when there are none.
 
-        Small models answer a plain question much better when the passages sit in the system
-        message rather than in the question (see BENCHMARKS.md, "Teaching quality").
+        Small models follow passages in the system message much better than passages inside
+        the question (see BENCHMARKS.md, "Teaching quality").
         """
         if not self.passages:
             return system
         return render_grounded(self.prompts or PromptSet(), system, self.passages, max_words=self.max_words,
-                               template="grounded_system", slot="system")
+                               topic=self.topic, template="grounded_system", slot="system")
 
 
 def clip(text: str, max_words: int) -> str:
@@ -80,10 +85,13 @@ def passage_block(passages: Sequence[Passage], *, max_words: int = MAX_PASSAGE_W
 
 def render_grounded(
     prompts: PromptSet, text: str, passages: Sequence[Passage], *, max_words: int = MAX_PASSAGE_WORDS,
-    template: str = "grounded", slot: str = "request",
+    topic: str = "", template: str = "grounded", slot: str = "request",
 ) -> str:
-    """`template`.md filled with `text` (as `$request` or `$system`) and the passages."""
-    variables = {slot: text, "passages": passage_block(passages, max_words=max_words),
+    """`template`.md filled with `text` (as `$request` or `$system`), `$topic` and the passages:
+    `$passages` under their citation labels, `$notes` as plain paragraphs (a 135M model used
+    labelled passages less, see BENCHMARKS.md, "Teaching quality")."""
+    variables = {slot: text, "topic": topic, "passages": passage_block(passages, max_words=max_words),
+                 "notes": "\n\n".join(clip(p.chunk.text, max_words) for p in passages),
                  "example_citation": passages[0].citation}
     try:
         return prompts.render(template, **variables)
@@ -109,9 +117,11 @@ class Grounding:
         self.k = k
         self.max_words = max_words
         self.used: list[Passage] = []  # every passage sent so far, in order, for /sources
+        self.topic = ""  # the lesson's, once `for_topic` has run
 
     def for_topic(self, topic: str) -> GroundedContext:
         """Passages for the first explanation of `topic`."""
+        self.topic = topic
         return self._context(relevant(self.index.search(topic, self.k)))
 
     def for_feedback(self, topic: str, feedback: str) -> GroundedContext:
@@ -120,13 +130,25 @@ class Grounding:
         found = self.index.search(f"{topic} {feedback}", self.k + len(sent))
         return self._context(relevant([p for p in found if p.citation not in sent])[: self.k])
 
+    def sources_line(self, answer: str) -> str:
+        """A closing line citing the passages sent so far that `answer` does not cite itself.
+
+        The embedded 135M model never cites (BENCHMARKS.md, "Teaching quality"), so the tutor
+        does it; a model that cites every passage inline gets no line. Empty when none is due.
+        """
+        labels = dict.fromkeys(p.citation for p in self.used)
+        missing = [label for label in labels if label not in answer]
+        if not missing:
+            return ""
+        return "\n\nSources from your notes: " + ", ".join(f"[{label}]" for label in missing)
+
     def system_message(self, system: str) -> str:
         """`system` with every passage used so far: rebuild the system message after feedback."""
-        return GroundedContext(list(self.used), self.prompts, self.max_words).wrap_system(system)
+        return GroundedContext(list(self.used), self.prompts, self.max_words, self.topic).wrap_system(system)
 
     def _context(self, passages: list[Passage]) -> GroundedContext:
         self.used.extend(passages)
-        return GroundedContext(passages, self.prompts, self.max_words)
+        return GroundedContext(passages, self.prompts, self.max_words, self.topic)
 
 
 def format_sources(passages: Sequence[Passage]) -> Table | str:
