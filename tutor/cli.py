@@ -177,8 +177,8 @@ def explain(
         }
     )
     prompt_set = lesson_prompts(settings)
-    grounding, ground_system = _notes_grounding(notes, prompt_set, topic)
-    conversation = Conversation.start(prompt_set, topic, settings.level, ground_system=ground_system)
+    grounding, notes_context = _notes_grounding(notes, prompt_set, topic)
+    conversation = Conversation.start(prompt_set, topic, settings.level, notes=notes_context)
     run_lesson(
         ctx, settings, prompt_set, conversation,
         no_feedback=no_feedback, plain=plain, history=not no_history, grounding=grounding,
@@ -187,7 +187,7 @@ def explain(
 
 def _notes_grounding(notes: Optional[list[Path]], prompt_set: PromptSet, topic: str):
     """`--notes` (or TUTOR_NOTES): the lesson's notes index and the passages for its first
-    request, as a function that adds them to the system prompt; (None, None) without notes."""
+    request; (None, None) without notes."""
     from tutor.cli_notes import notes_paths, open_grounding, topic_context
 
     paths = notes_paths(notes)
@@ -195,7 +195,7 @@ def _notes_grounding(notes: Optional[list[Path]], prompt_set: PromptSet, topic: 
         return None, None
     err = stderr_console()
     grounding = open_grounding(paths, prompt_set, err)
-    return grounding, topic_context(grounding, topic, err).wrap_system
+    return grounding, topic_context(grounding, topic, err)
 
 
 def lesson_prompts(settings: Settings) -> PromptSet:
