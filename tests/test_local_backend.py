@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 
@@ -368,13 +369,18 @@ def test_q4_cache_is_built_once_outside_the_model_dir(tiny_dirs):
     from tutor.backends.lean_llama import q4_cache
 
     before = sorted(p.name for p in tiny_dirs["chat"].iterdir())
+    lean = paths.cache_dir() / "lean"
+    for name, source in (("chat-int8-old", tiny_dirs["chat"]), ("other-q4-old", tiny_dirs["plain"])):
+        (lean / name).mkdir(parents=True)
+        (lean / name / modelstore.MANIFEST).write_text(json.dumps({"source": str(source)}))
     _, first = _q4_load(tiny_dirs["chat"])
     _, second = _q4_load(tiny_dirs["chat"])
     assert first == ["packing weights to 4 bits", "done"]
     assert second == []  # reused, not quantized again
     cache = q4_cache(tiny_dirs["chat"])
-    assert cache.parent == paths.cache_dir() / "lean"
-    assert [p.name for p in cache.parent.iterdir()] == [cache.name]  # no temporaries left
+    assert cache.parent == lean
+    # No temporaries left, this model's older cache gone, another model's kept.
+    assert sorted(p.name for p in lean.iterdir()) == sorted([cache.name, "other-q4-old"])
     assert modelstore.verify_cache(cache, deep=True)
     assert sorted(p.name for p in tiny_dirs["chat"].iterdir()) == before  # nothing written there
 
@@ -419,9 +425,10 @@ def test_q4_packs_a_q4_1_grid_exactly():
     from tutor.backends.lean_llama import GROUP, quantize_groups
 
     weight = q4_1_grid(torch.randn(96, 4 * GROUP))
-    packed, scales_zeros, error = quantize_groups(weight)
+    packed, scales_zeros, dense, error = quantize_groups(weight)
     assert error <= 1e-6
-    assert quantize_groups(torch.randn(96, 4 * GROUP))[2] > 1e-3  # off the grid: lossy, and it says so
+    assert torch.equal(dense, weight.bfloat16())
+    assert quantize_groups(torch.randn(96, 4 * GROUP))[3] > 1e-3  # off the grid: lossy, and it says so
     x = torch.randn(3, 4 * GROUP)
     y = torch._weight_int4pack_mm_for_cpu(x.bfloat16(), packed, GROUP, scales_zeros).float()
     # The only rounding left is the kernel's bf16 input and scales.
@@ -436,15 +443,17 @@ def test_q4_is_exact_only_for_weights_on_the_grid(tiny_dirs):
 
 
 def test_q4_logits_match_fp32_on_grid_weights(tiny_dirs):
-    from tutor.backends.lean_llama import LeanLlama
+    from tutor.backends.lean_llama import DENSE_ROWS, LeanLlama
 
     fp32 = LeanLlama.from_dir(tiny_dirs["grid"], "fp32")
     q4, _ = _q4_load(tiny_dirs["grid"])
-    ids = torch.tensor([[5, 17, 42, 99, 7, 3]])
+    ids = torch.tensor([[5, 17, 42, 99, 7, 3, 11, 250, 31, 64, 8, 2]])
     for model in (fp32, q4):
-        model.reset(8)
-    pairs = [(fp32.forward(ids[:, :4], 0), q4.forward(ids[:, :4], 0))]
-    pairs += [(fp32.forward(ids[:, t : t + 1], t), q4.forward(ids[:, t : t + 1], t)) for t in (4, 5)]
+        model.reset(16)
+    pairs = []
+    for prompt in (4, DENSE_ROWS + 2):  # the 4-bit kernel, then bf16 for a longer prompt
+        pairs.append((fp32.forward(ids[:, :prompt], 0), q4.forward(ids[:, :prompt], 0)))
+        pairs += [(fp32.forward(ids[:, t : t + 1], t), q4.forward(ids[:, t : t + 1], t)) for t in (prompt, prompt + 1)]
     for expected, got in pairs:
         spread = float(expected.max() - expected.min())
         assert float((got - expected).abs().max()) < 0.05 * spread
