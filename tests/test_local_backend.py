@@ -461,6 +461,15 @@ def test_q4_logits_match_fp32_on_grid_weights(tiny_dirs):
         assert int(got.argmax()) == int(expected.argmax())
 
 
+def test_q4_needs_widths_in_whole_groups(tmp_path):
+    narrow = save_tiny_model(tmp_path / "narrow", hidden_size=48)  # 48 inputs: not whole groups of 32
+    with pytest.raises(ModelError, match="multiples of 32"):
+        LocalBackend(model=str(narrow), device="cpu", weights="q4").load()
+    backend = LocalBackend(model=str(narrow), device="cpu", weights="auto")
+    backend.load()
+    assert backend._engine.model.fmt == "fp32"
+
+
 def test_q4_stream_matches_its_own_greedy_loop(tiny_dirs):
     backend = LocalBackend(model=str(tiny_dirs["grid"]), device="cpu", weights="q4")
     text = "".join(backend.stream(MESSAGES, GREEDY))

@@ -46,6 +46,7 @@ def save_tiny_model(
     attention_bias: bool = False,
     seed: int = 0,
     on_q4_grid: bool = False,
+    hidden_size: int = 64,
 ) -> Path:
     """Write config.json, model.safetensors and the tokenizer into `directory`; return it.
 
@@ -61,7 +62,7 @@ def save_tiny_model(
         tokenizer.chat_template = CHAT_TEMPLATE
     config = LlamaConfig(
         vocab_size=len(tokenizer),
-        hidden_size=64,
+        hidden_size=hidden_size,
         intermediate_size=128,
         num_hidden_layers=2,
         num_attention_heads=4,

@@ -9,7 +9,8 @@ other model goes through `generate`. Import it only after torch is wanted.
 "q4" weights are quantized once and cached as safetensors under
 `cache_dir()/lean/<dir>-q4-<hash>` (see `q4_cache`): layer matrices packed 4-bit in groups
 of 32 inputs with a scale and a minimum each (GGUF's Q4_1 layout, so a model converted from
-a Q4_1 GGUF loses nothing more), the output layer int8 per row, norms in fp32. The hash
+a Q4_1 GGUF loses nothing more) plus the same weights rounded to bf16 for reading prompts,
+the output layer int8 per row, norms in fp32. The hash
 covers the source directory's manifest or its files' sizes and edges, and torch's version,
 so a changed model gets a new cache; a cache that fails its manifest check is rebuilt,
 never used. A start only maps the file.
@@ -92,6 +93,12 @@ def quantize_rows(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return q.contiguous(), scale.contiguous()
 
 
+def q4_fits(config: dict) -> bool:
+    """True when every matrix's input width is a whole number of GROUPs, as q4 needs."""
+    c = lean_config(config)
+    return all(width % GROUP == 0 for width in (c.hidden, c.n_head * c.head_dim, c.intermediate))
+
+
 def quantize_groups(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]:
     """4 bits per weight, with a scale and a minimum for each run of GROUP inputs.
 
@@ -161,8 +168,9 @@ def lean_state(config: dict, tensors: dict[str, torch.Tensor], fmt: str) -> dict
 
     Keys: `embed`, `norm_f`, `{i}.norm1`, `{i}.norm2`, `{i}.<matrix>` for qkv/o/gate_up/down,
     and `head`. In "q4" each layer matrix is packed 4-bit with a bf16 `<name>.sz` (scales
-    and zeros) and the same 4-bit weights in bf16, `<name>.bf16`, beside it, `head` is int8 with a float32 `head.scale`, `embed` is left out
-    when tied to `head`, and `q4_error` holds `quantize_groups`' largest error.
+    and zeros) and the 4-bit weights rounded to bf16, `<name>.bf16`, beside it; `head` is
+    int8 with a float32 `head.scale`; `embed` is left out when tied to `head`; and
+    `q4_error` holds `quantize_groups`' largest error.
     """
     c = lean_config(config)
     state = {"embed": tensors["model.embed_tokens.weight"], "norm_f": tensors["model.norm.weight"]}

@@ -304,8 +304,12 @@ def _load_engine(
 
     try:
         if device == "cpu" and lean_llama.supports(config):
+            fits = lean_llama.q4_fits(config)
             if weights == "auto":  # 4 bits only where the GGUF already was 4 bits: nothing is lost
-                weights = "q4" if from_gguf and lean_llama.q4_is_exact(path, progress) else "fp32"
+                weights = "q4" if from_gguf and fits and lean_llama.q4_is_exact(path, progress) else "fp32"
+            elif weights == "q4" and not fits:
+                raise ModelError(f"{WEIGHTS_ENV}=q4 needs matrix widths that are multiples of {lean_llama.GROUP}; "
+                                 f"{path} has other widths: use fp32 or bf16")
             return LeanEngine(lean_llama.LeanLlama.from_dir(path, weights, progress), threads=_lean_threads())
         from transformers import AutoModelForCausalLM
 
