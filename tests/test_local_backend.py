@@ -314,6 +314,24 @@ def test_embedded_smollm2_answers_in_english(smollm2_home, monkeypatch):
 
 
 @pytest.mark.slow
+def test_embedded_model_starts_explaining_rather_than_asking(smollm2_home, monkeypatch):
+    from tutor.conversation import Conversation
+    from tutor.prompts import PromptSet, shipped_prompts_dir
+
+    monkeypatch.setenv("TUTOR_HOME", str(smollm2_home))
+    backend = LocalBackend(device="cpu")
+    backend.load()
+    prompts = PromptSet(shipped_prompts_dir() / "small")
+    model, asks = backend._engine.model, backend._tokenizer.convert_tokens_to_ids("I")
+    for topic in ("Recursion", "Backpropagation", "Entropy"):
+        prompt = backend.prompt_ids(Conversation.start(prompts, topic, "intermediate").messages)
+        model.reset(len(prompt) + 1)
+        first = (model.forward(torch.tensor([prompt]), 0) / 0.2).softmax(-1)  # the CLI's temperature
+        # "I" led to "I'm ready to help. What's your level?" (35% for Recursion with the old prompt)
+        assert float(first[asks]) < 0.05, topic
+
+
+@pytest.mark.slow
 def test_embedded_conversion_is_cached_and_verified(smollm2_home, monkeypatch):
     from tutor import modelstore
 
@@ -459,6 +477,21 @@ def test_q4_logits_match_fp32_on_grid_weights(tiny_dirs):
         assert float((got - expected).abs().max()) < 0.05 * spread
         assert torch.nn.functional.cosine_similarity(got, expected, dim=0) > 0.995
         assert int(got.argmax()) == int(expected.argmax())
+
+
+def test_int8_head_keeps_near_tied_logits_apart():
+    from tutor.backends.lean_llama import _Int8Rows
+
+    q = torch.zeros(16, 64, dtype=torch.int8)
+    q[3, :] = 100  # logit 64 * 100 / 256 = 25
+    q[7, :56], q[7, 56:] = 100, 101  # 8 more: 25.03, under half of bf16's step of 0.125 there
+    head = _Int8Rows(q, torch.full((16,), 1 / 256))
+    x = torch.ones(64)
+    rough = head(x[None])[0].float()
+    assert rough[3] == rough[7]  # what the bf16 kernel alone gives: a tie
+    logits = head.logits(x)
+    torch.testing.assert_close(logits[[3, 7]], torch.tensor([25.0, 25.03125]))
+    assert int(logits.argmax()) == 7
 
 
 def test_q4_needs_widths_in_whole_groups(tmp_path):

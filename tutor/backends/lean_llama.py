@@ -37,6 +37,7 @@ Q4_FILE = "lean-q4.safetensors"
 GROUP = 32  # inputs per 4-bit scale, as in GGUF's Q4_0/Q4_1 blocks
 EXACT_ERROR = 1e-6  # largest relative error of a q4 grid that counts as lossless
 DENSE_ROWS = 8  # from this many tokens at once (a prompt), bf16 matmuls beat the 4-bit kernel
+LOGIT_MARGIN = 10.0  # logits this close to the best are recomputed in fp32 (exp(-10) ~ 5e-5)
 _MATRICES = ("qkv", "o", "gate_up", "down")
 
 
@@ -161,6 +162,19 @@ class _Int8Rows:
 
     def rows(self, ids: torch.Tensor) -> torch.Tensor:
         return self.q[ids].float() * self.scale[ids, None]
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """(V,) float32 logits of one position `x` (C,).
+
+        The bf16 kernel's output keeps 8 bits: logits near 20 come in steps of 0.125, which
+        ties the top candidates (SmolLM2 put "I" and "A" at exactly 44% each at temperature
+        0.2). The few that can matter, those within LOGIT_MARGIN of the best, are recomputed
+        from the int8 rows in fp32.
+        """
+        logits = self(x[None])[0].float()
+        near = (logits >= logits.max() - LOGIT_MARGIN).nonzero()[:, 0]
+        logits[near] = (self.q[near].float() @ x.float()) * self.scale[near]
+        return logits
 
 
 def lean_state(config: dict, tensors: dict[str, torch.Tensor], fmt: str) -> dict[str, torch.Tensor]:
@@ -295,6 +309,8 @@ class LeanLlama:
             gate_up = self.gate_up[i](self._norm(x, self.norm2[i]))
             x = x + self.down[i](F.silu(gate_up[..., : c.intermediate]) * gate_up[..., c.intermediate :])
         last = self._norm(x[:, -1], self.norm_f)  # (1, C)
+        if isinstance(self.head, _Int8Rows):
+            return self.head.logits(last[0])
         return self.head(last)[0].float()
 
 
