@@ -384,7 +384,7 @@ def _q4_load(directory):
 
 def test_q4_cache_is_built_once_outside_the_model_dir(tiny_dirs):
     from tutor import modelstore, paths
-    from tutor.backends.lean_llama import q4_cache
+    from tutor.backends.lean_cache import q4_cache
 
     before = sorted(p.name for p in tiny_dirs["chat"].iterdir())
     lean = paths.cache_dir() / "lean"
@@ -406,7 +406,7 @@ def test_q4_cache_is_built_once_outside_the_model_dir(tiny_dirs):
 @pytest.mark.parametrize("damage", ["truncate", "garble_end", "no_manifest"])
 def test_damaged_q4_cache_is_rebuilt(tiny_dirs, damage):
     from tutor import modelstore
-    from tutor.backends.lean_llama import Q4_FILE, q4_cache
+    from tutor.backends.lean_cache import Q4_FILE, q4_cache
 
     reference, _ = _q4_load(tiny_dirs["chat"])
     ids = torch.tensor([[5, 17, 42]])
@@ -430,7 +430,7 @@ def test_damaged_q4_cache_is_rebuilt(tiny_dirs, damage):
 
 
 def test_q4_cache_key_follows_the_model_files(tiny_dirs, tmp_path):
-    from tutor.backends.lean_llama import q4_cache
+    from tutor.backends.lean_cache import q4_cache
 
     copy = tmp_path / "chat"
     shutil.copytree(tiny_dirs["chat"], copy)
@@ -440,7 +440,7 @@ def test_q4_cache_key_follows_the_model_files(tiny_dirs, tmp_path):
 
 
 def test_q4_packs_a_q4_1_grid_exactly():
-    from tutor.backends.lean_llama import GROUP, quantize_groups
+    from tutor.backends.q4 import GROUP, quantize_groups
 
     weight = q4_1_grid(torch.randn(96, 4 * GROUP))
     packed, scales_zeros, dense, error = quantize_groups(weight)
@@ -454,14 +454,15 @@ def test_q4_packs_a_q4_1_grid_exactly():
 
 
 def test_q4_is_exact_only_for_weights_on_the_grid(tiny_dirs):
-    from tutor.backends.lean_llama import q4_is_exact
+    from tutor.backends.lean_cache import q4_is_exact
 
     assert q4_is_exact(tiny_dirs["grid"])
     assert not q4_is_exact(tiny_dirs["chat"])
 
 
 def test_q4_logits_match_fp32_on_grid_weights(tiny_dirs):
-    from tutor.backends.lean_llama import DENSE_ROWS, LeanLlama
+    from tutor.backends.lean_llama import LeanLlama
+    from tutor.backends.q4 import DENSE_ROWS
 
     fp32 = LeanLlama.from_dir(tiny_dirs["grid"], "fp32")
     q4, _ = _q4_load(tiny_dirs["grid"])
@@ -480,12 +481,12 @@ def test_q4_logits_match_fp32_on_grid_weights(tiny_dirs):
 
 
 def test_int8_head_keeps_near_tied_logits_apart():
-    from tutor.backends.lean_llama import _Int8Rows
+    from tutor.backends.q4 import Int8Head
 
     q = torch.zeros(16, 64, dtype=torch.int8)
     q[3, :] = 100  # logit 64 * 100 / 256 = 25
     q[7, :56], q[7, 56:] = 100, 101  # 8 more: 25.03, under half of bf16's step of 0.125 there
-    head = _Int8Rows(q, torch.full((16,), 1 / 256))
+    head = Int8Head(q, torch.full((16,), 1 / 256))
     x = torch.ones(64)
     rough = head(x[None])[0].float()
     assert rough[3] == rough[7]  # what the bf16 kernel alone gives: a tie

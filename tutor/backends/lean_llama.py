@@ -6,38 +6,22 @@ safetensors weights, fuses q/k/v and gate/up into one matrix each, keeps a preal
 cache, and runs one plain loop per step. Used only for configs `supports()` accepts; every
 other model goes through `generate`. Import it only after torch is wanted.
 
-"q4" weights are quantized once and cached as safetensors under
-`cache_dir()/lean/<dir>-q4-<hash>` (see `q4_cache`): layer matrices packed 4-bit in groups
-of 32 inputs with a scale and a minimum each (GGUF's Q4_1 layout, so a model converted from
-a Q4_1 GGUF loses nothing more) plus the same weights rounded to bf16 for reading prompts,
-the output layer int8 per row, norms in fp32. The hash
-covers the source directory's manifest or its files' sizes and edges, and torch's version,
-so a changed model gets a new cache; a cache that fails its manifest check is rebuilt,
-never used. A start only maps the file.
+"q4" weights (`tutor.backends.q4`) are quantized once and cached by `lean_cache.q4_cache`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import shutil
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from tutor import modelstore, paths
+from tutor import modelstore
+from tutor.backends.q4 import GROUP, Int4Linear, Int8Head, quantize_groups, quantize_rows
 
 WEIGHT_FORMATS = ("fp32", "bf16", "q4")
-Q4_VERSION = 2  # bump when the cached q4 layout or quantization changes
-Q4_FILE = "lean-q4.safetensors"
-GROUP = 32  # inputs per 4-bit scale, as in GGUF's Q4_0/Q4_1 blocks
-EXACT_ERROR = 1e-6  # largest relative error of a q4 grid that counts as lossless
-DENSE_ROWS = 8  # from this many tokens at once (a prompt), bf16 matmuls beat the 4-bit kernel
-LOGIT_MARGIN = 10.0  # logits this close to the best are recomputed in fp32 (exp(-10) ~ 5e-5)
 _MATRICES = ("qkv", "o", "gate_up", "down")
 
 
@@ -87,40 +71,6 @@ def lean_config(config: dict) -> LeanConfig:
     )
 
 
-def quantize_rows(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Symmetric int8 per output row: returns (int8 (N, K), float32 scales (N,))."""
-    scale = weight.float().abs().amax(dim=1).clamp(min=1e-8) / 127
-    q = torch.round(weight.float() / scale[:, None]).clamp_(-127, 127).to(torch.int8)
-    return q.contiguous(), scale.contiguous()
-
-
-def q4_fits(config: dict) -> bool:
-    """True when every matrix's input width is a whole number of GROUPs, as q4 needs."""
-    c = lean_config(config)
-    return all(width % GROUP == 0 for width in (c.hidden, c.n_head * c.head_dim, c.intermediate))
-
-
-def quantize_groups(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]:
-    """4 bits per weight, with a scale and a minimum for each run of GROUP inputs.
-
-    This is GGUF's Q4_1 layout, so weights dequantized from Q4_1 come back exactly.
-    Returns (packed uint8 (N, K/2), bf16 scales and zeros (K/GROUP, N, 2), the 4-bit
-    weights in bf16 (N, K) for prompts, and the grid's largest absolute error relative to
-    the largest weight).
-    """
-    n, k = weight.shape
-    groups = weight.float().reshape(n, k // GROUP, GROUP)
-    low, high = groups.amin(-1), groups.amax(-1)
-    scale = ((high - low) / 15).clamp(min=1e-12)
-    q = torch.round((groups - low[..., None]) / scale[..., None]).clamp_(0, 15)
-    on_grid = q * scale[..., None] + low[..., None]
-    error = (on_grid - groups).abs().amax() / groups.abs().amax().clamp(min=1e-12)
-    # The kernel computes (q - 8) * scale + zero, so zero is the value of the grid's middle.
-    scales_zeros = torch.stack([scale.t(), (low + 8 * scale).t()], dim=-1).to(torch.bfloat16).contiguous()
-    packed = torch._convert_weight_to_int4pack_for_cpu(q.to(torch.int32).reshape(n, k), 1)
-    return packed, scales_zeros, on_grid.reshape(n, k).to(torch.bfloat16), float(error)
-
-
 class _Dense:
     """y = x @ W.T with W in fp32 or bf16 (x must have W's dtype)."""
 
@@ -131,50 +81,10 @@ class _Dense:
         return F.linear(x, self.weight)
 
 
-class _Int4:
-    """y = x @ W.T from `quantize_groups` weights; x is rounded to bf16, the kernel's only fast input.
-
-    The 4-bit kernel wins for a token at a time (it reads a quarter of the bytes); a prompt
-    of `DENSE_ROWS` tokens or more goes through the same weights in bf16, 2.4x faster there.
-    """
-
-    def __init__(self, packed: torch.Tensor, scales_zeros: torch.Tensor, dense: torch.Tensor) -> None:
-        self.packed, self.scales_zeros, self.dense = packed, scales_zeros, dense
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        flat = x.reshape(-1, x.shape[-1]).to(torch.bfloat16)
-        if flat.shape[0] >= DENSE_ROWS:
-            y = F.linear(flat, self.dense)
-        else:
-            y = torch._weight_int4pack_mm_for_cpu(flat, self.packed, GROUP, self.scales_zeros)
-        return y.to(x.dtype).view(*x.shape[:-1], -1)
-
-
-class _Int8Rows:
-    """A (V, C) int8 matrix with per-row scales: the output layer, and the embedding rows when tied."""
-
-    def __init__(self, q: torch.Tensor, scale: torch.Tensor) -> None:
-        self.q, self.scale, self.scale_bf16 = q, scale.float(), scale.to(torch.bfloat16)
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        flat = x.reshape(-1, x.shape[-1]).to(torch.bfloat16)
-        return torch._weight_int8pack_mm(flat, self.q, self.scale_bf16).to(x.dtype).view(*x.shape[:-1], -1)
-
-    def rows(self, ids: torch.Tensor) -> torch.Tensor:
-        return self.q[ids].float() * self.scale[ids, None]
-
-    def logits(self, x: torch.Tensor) -> torch.Tensor:
-        """(V,) float32 logits of one position `x` (C,).
-
-        The bf16 kernel's output keeps 8 bits: logits near 20 come in steps of 0.125, which
-        ties the top candidates (SmolLM2 put "I" and "A" at exactly 44% each at temperature
-        0.2). The few that can matter, those within LOGIT_MARGIN of the best, are recomputed
-        from the int8 rows in fp32.
-        """
-        logits = self(x[None])[0].float()
-        near = (logits >= logits.max() - LOGIT_MARGIN).nonzero()[:, 0]
-        logits[near] = (self.q[near].float() @ x.float()) * self.scale[near]
-        return logits
+def q4_fits(config: dict) -> bool:
+    """True when every matrix's input width is a whole number of GROUPs, as q4 needs."""
+    c = lean_config(config)
+    return all(width % GROUP == 0 for width in (c.hidden, c.n_head * c.head_dim, c.intermediate))
 
 
 def lean_state(config: dict, tensors: dict[str, torch.Tensor], fmt: str) -> dict[str, torch.Tensor]:
@@ -232,8 +142,8 @@ class LeanLlama:
         self.fmt = fmt
         self.dtype = torch.bfloat16 if fmt == "bf16" else torch.float32
         if fmt == "q4":
-            linear = lambda name: _Int4(state[name], state[name + ".sz"], state[name + ".bf16"])  # noqa: E731
-            self.head = _Int8Rows(state["head"], state["head.scale"])
+            linear = lambda name: Int4Linear(state[name], state[name + ".sz"], state[name + ".bf16"])  # noqa: E731
+            self.head = Int8Head(state["head"], state["head.scale"])
         else:
             linear = lambda name: _Dense(state[name], self.dtype)  # noqa: E731
             self.head = linear("head")
@@ -254,6 +164,8 @@ class LeanLlama:
         config = json.loads((path / "config.json").read_text())
         self = cls.__new__(cls)
         if fmt == "q4":
+            from tutor.backends.lean_cache import Q4_FILE, q4_cache
+
             self._build(config, load_file(q4_cache(path, progress) / Q4_FILE), fmt)
             return self
         tensors: dict[str, torch.Tensor] = {}
@@ -309,7 +221,7 @@ class LeanLlama:
             gate_up = self.gate_up[i](self._norm(x, self.norm2[i]))
             x = x + self.down[i](F.silu(gate_up[..., : c.intermediate]) * gate_up[..., c.intermediate :])
         last = self._norm(x[:, -1], self.norm_f)  # (1, C)
-        if isinstance(self.head, _Int8Rows):
+        if isinstance(self.head, Int8Head):
             return self.head.logits(last[0])
         return self.head(last)[0].float()
 
@@ -325,80 +237,3 @@ _LAYER_TENSORS = (
     "input_layernorm.weight",
     "post_attention_layernorm.weight",
 )
-
-
-def q4_cache(model_dir: Path, progress: modelstore.LoadProgress | None = None) -> Path:
-    """The verified q4 cache directory for `model_dir`, quantized now when missing or bad."""
-    target = paths.cache_dir() / "lean" / f"{modelstore._safe_name(model_dir.name)}-q4-{_identity(model_dir)}"
-    if modelstore.verify_cache(target):
-        return target
-    from safetensors.torch import load_file, save_file
-
-    if progress is not None:
-        progress("packing weights to 4 bits", 0, 1)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    modelstore._remove_stale_temporaries(target.parent)
-    tmp = target.parent / f".tmp-{target.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
-    try:
-        config = json.loads((model_dir / "config.json").read_text())
-        tensors: dict[str, torch.Tensor] = {}
-        for file in sorted(model_dir.glob("*.safetensors")):
-            tensors.update(load_file(file))
-        state = {k: v.contiguous() for k, v in lean_state(config, tensors, "q4").items()}
-        save_file(state, tmp / Q4_FILE, metadata={"q4_version": str(Q4_VERSION)})
-        modelstore.write_manifest(tmp, source=model_dir)
-        if target.exists():
-            shutil.rmtree(target)  # it failed verification above
-        try:
-            os.rename(tmp, target)
-        except OSError:
-            if not modelstore.verify_cache(target):  # not another process finishing the same work
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    _remove_older_caches(target, model_dir)
-    if progress is not None:
-        progress("done", 1, 1)
-    return target
-
-
-def _remove_older_caches(current: Path, model_dir: Path) -> None:
-    """Delete this model's caches of earlier layouts (older tutor or torch): they are never read again."""
-    for cache in current.parent.iterdir():
-        if cache == current or cache.name.startswith(".") or not cache.is_dir():
-            continue
-        try:
-            source = json.loads((cache / modelstore.MANIFEST).read_text()).get("source")
-        except (OSError, ValueError, AttributeError):
-            continue
-        if source == str(model_dir):
-            shutil.rmtree(cache, ignore_errors=True)
-
-
-def q4_is_exact(model_dir: Path, progress: modelstore.LoadProgress | None = None) -> bool:
-    """True when `model_dir`'s layer matrices already sit on the q4 grid (a Q4_1 GGUF's do).
-
-    Builds the q4 cache on first use; later calls read one scalar from it.
-    """
-    from safetensors import safe_open
-
-    with safe_open(q4_cache(model_dir, progress) / Q4_FILE, "pt") as cache:
-        return float(cache.get_tensor("q4_error")) <= EXACT_ERROR
-
-
-def _identity(model_dir: Path) -> str:
-    """A short hash of the model's manifest (a converted model) or of its files' sizes and edges.
-
-    torch's version is in it too: the packed 4-bit layout belongs to its kernels.
-    """
-    digest = hashlib.sha256(f"q4-v{Q4_VERSION}-torch{torch.__version__}:".encode())
-    manifest = model_dir / modelstore.MANIFEST
-    if manifest.is_file():
-        digest.update(manifest.read_bytes())
-        return digest.hexdigest()[:12]
-    for file in sorted([model_dir / "config.json", *model_dir.glob("*.safetensors")]):
-        digest.update(f"{file.name}:{file.stat().st_size}:".encode())
-        digest.update(modelstore._edges(file))
-    return digest.hexdigest()[:12]

@@ -299,16 +299,16 @@ def _load_engine(
 ):
     import torch
 
-    from tutor.backends import lean_llama
+    from tutor.backends import lean_cache, lean_llama, q4
     from tutor.backends.local_engines import GenerateEngine, LeanEngine
 
     try:
         if device == "cpu" and lean_llama.supports(config):
             fits = lean_llama.q4_fits(config)
             if weights == "auto":  # 4 bits only where the GGUF already was 4 bits: nothing is lost
-                weights = "q4" if from_gguf and fits and lean_llama.q4_is_exact(path, progress) else "fp32"
+                weights = "q4" if from_gguf and fits and lean_cache.q4_is_exact(path, progress) else "fp32"
             elif weights == "q4" and not fits:
-                raise ModelError(f"{WEIGHTS_ENV}=q4 needs matrix widths that are multiples of {lean_llama.GROUP}; "
+                raise ModelError(f"{WEIGHTS_ENV}=q4 needs matrix widths that are multiples of {q4.GROUP}; "
                                  f"{path} has other widths: use fp32 or bf16")
             return LeanEngine(lean_llama.LeanLlama.from_dir(path, weights, progress), threads=_lean_threads())
         from transformers import AutoModelForCausalLM
