@@ -1,10 +1,13 @@
 """What grounding adds before the first token, on a large notes folder.
 
-    python bench/notes_latency.py --files 1000
+    python bench/notes_latency.py --files 1000 [--local]
 
 Writes a synthetic notes folder (the eval notes in bench/notes plus generated files), indexes it
 cold, then times the warm path the CLI takes before it sends a request: refresh the index
-(stat every file, load the cache), retrieve passages, render the grounded block.
+(stat every file, load the cache), retrieve passages, render the grounded prompt.
+`--local` also measures, with the embedded model and the prompts the CLI gives it, time to
+first token with and without the notes, in turns in one process: the passages lengthen the
+prompt, and reading a longer prompt (prefill) is part of what grounding adds.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from tutor.conversation import Conversation
 from tutor.notes import Grounding, NotesIndex
-from tutor.prompts import PromptSet
+from tutor.prompts import PromptSet, shipped_prompts_dir
 
 HERE = Path(__file__).resolve().parent
 
@@ -45,12 +49,13 @@ def main() -> None:
     p.add_argument("--files", type=int, default=1000)
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--local", action="store_true", help="also time the first token on the embedded model")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         notes = make_folder(root, args.files, args.seed)
         cache = root / "cache"
-        prompts = PromptSet()
+        prompts = PromptSet(shipped_prompts_dir() / "small")  # what the CLI uses for smollm2
         started = time.perf_counter()
         cold = NotesIndex([notes], cache=cache)
         cold.refresh()
@@ -65,14 +70,49 @@ def main() -> None:
             refreshed = time.perf_counter()
             topic = topics[r % len(topics)]
             context = Grounding(index, prompts).for_topic(topic)
-            request = context.wrap(prompts.render("explain", topic=topic, level="intermediate"))
+            Conversation.start(prompts, topic, "intermediate", notes=context)
             warm_times.append(time.perf_counter() - started)
             refresh_times.append(refreshed - started)
-            assert context.passages and "§" in request, "the eval notes should match"
+            assert context.passages, "the eval notes should match"
         print(f"| notes files | passages | cold index (s) | warm refresh (s) | warm refresh + retrieve + render, median (s) | max (s) |")
         print("|---:|---:|---:|---:|---:|---:|")
         print(f"| {len(index.files)} | {len(index.chunks)} | {cold_s:.2f} | {statistics.median(refresh_times):.3f} "
               f"| {statistics.median(warm_times):.3f} | {max(warm_times):.3f} |")
+        if args.local:
+            first_token_table(notes, cache, prompts, topics)
+
+
+def first_token_table(notes: Path, cache: Path, prompts: PromptSet, topics: list[str]) -> None:
+    from tutor.backends.base import GenerationOptions
+    from tutor.backends.local import LocalBackend
+
+    backend = LocalBackend()
+    backend.load()
+    options = GenerationOptions(temperature=0, max_tokens=1)
+
+    def first_token(notes_folder: Path | None, topic: str) -> tuple[float, int]:
+        started = time.perf_counter()
+        context = None
+        if notes_folder is not None:
+            index = NotesIndex([notes_folder], cache=cache)
+            index.refresh()
+            context = Grounding(index, prompts).for_topic(topic)
+        conversation = Conversation.start(prompts, topic, "intermediate", notes=context)
+        "".join(backend.stream(conversation.messages, options))
+        return time.perf_counter() - started, backend.last_usage.prompt_tokens
+
+    first_token(None, topics[0])  # warm up
+    rows = []
+    for topic in topics:  # in turns, so a change in the machine's load hits both alike
+        (plain_s, plain_tokens), (grounded_s, grounded_tokens) = first_token(None, topic), first_token(notes, topic)
+        rows.append((topic, plain_tokens, plain_s, grounded_tokens, grounded_s))
+    print(f"\nfirst token on {backend.model} ({backend._engine.model.fmt}), 1 thread:")
+    print("| topic | prompt tokens | first token (s) | with notes: prompt tokens | first token (s) | added (s) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for topic, pt, ps, gt, gs in rows:
+        print(f"| {topic} | {pt} | {ps:.2f} | {gt} | {gs:.2f} | {gs - ps:.2f} |")
+    added = [gs - ps for *_, ps, _, gs in rows]
+    print(f"| median | | | | | {statistics.median(added):.2f} |")
 
 
 if __name__ == "__main__":
