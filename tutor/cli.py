@@ -19,7 +19,7 @@ from typer.exceptions import TyperException
 
 from tutor import __version__
 from tutor.errors import TutorError
-from tutor.ui import print_error, stderr_console
+from tutor.ui import control_keys_not_echoed, print_error, stderr_console
 
 if TYPE_CHECKING:
     from tutor.config import Settings
@@ -281,7 +281,12 @@ def _renderer(out: Console, plain: bool):
 
     if plain or not out.is_terminal:
         return lambda chunks: stream_plain(chunks, out.file)
-    return lambda chunks: stream_markdown(chunks, out)
+
+    def render(chunks):
+        with control_keys_not_echoed():
+            return stream_markdown(chunks, out)
+
+    return render
 
 
 def _line_reader(err: Console):

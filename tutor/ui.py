@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from rich.console import Console
 from rich.markup import escape
@@ -39,3 +41,31 @@ def footer_text(usage: Usage) -> Text:
     if speed is not None:
         parts.append(f"{speed:.1f} tok/s")
     return Text(" · ".join(parts), style="dim")
+
+
+@contextmanager
+def control_keys_not_echoed(fd: int | None = None) -> Iterator[None]:
+    """While a live view is on screen, keep the terminal from echoing Ctrl-C as "^C".
+
+    The echo lands at the cursor, at the end of the live view; when that line is full it
+    wraps, the view's height is off by one, and erasing the view leaves its first line on
+    screen twice. Nothing changes when `fd` (stdin by default) is not a terminal.
+    """
+    try:
+        import termios
+    except ImportError:  # Windows
+        yield
+        return
+    try:
+        fd = sys.stdin.fileno() if fd is None else fd
+        saved = termios.tcgetattr(fd)
+    except (termios.error, OSError, ValueError):  # no stdin, or not a terminal
+        yield
+        return
+    quiet = list(saved)
+    quiet[3] &= ~getattr(termios, "ECHOCTL", 0)  # lflag
+    termios.tcsetattr(fd, termios.TCSANOW, quiet)
+    try:
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSANOW, saved)
