@@ -14,7 +14,7 @@ from string import Template
 from tutor.errors import PromptError
 
 PROMPT_NAMES = ("system", "explain", "revise")
-HINTS_FILE = "feedback_hints.md"  # optional: `words, words: instruction` per line, for `$hints`
+HINTS = "feedback_hints"  # optional file: `words, words: instruction` per line, for `$hints`
 
 # Prompt variants for models too small for the professor prompt, chosen by measurement
 # (BENCHMARKS.md, "Teaching quality"): the model name -> a subfolder of the shipped prompts.
@@ -91,11 +91,10 @@ class PromptSet:
         into its answer; told only what this feedback asks, it does it (BENCHMARKS.md,
         "Teaching quality"). Empty when the folder has no hints file or nothing matches.
         """
-        path = self.directory / HINTS_FILE
-        if not path.is_file():
+        if not (self.directory / f"{HINTS}.md").is_file():
             return ""
         found = []
-        for line in self.text(HINTS_FILE[:-3]).splitlines():
+        for line in self.text(HINTS).splitlines():
             words, sep, instruction = line.partition(":")
             if not sep or line.startswith("#"):
                 continue
@@ -109,6 +108,6 @@ class PromptSet:
         digest = hashlib.sha256()
         for name in PROMPT_NAMES:
             digest.update(self.text(name).encode())
-        if (self.directory / HINTS_FILE).is_file():
-            digest.update(self.text(HINTS_FILE[:-3]).encode())
+        if (self.directory / f"{HINTS}.md").is_file():
+            digest.update(self.text(HINTS).encode())
         return digest.hexdigest()[:12]
