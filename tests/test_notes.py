@@ -189,5 +189,5 @@ def test_the_small_models_grounded_prompt_has_the_topic_and_unlabelled_notes(tmp
     assert "explanation of Calvin cycle for a student" in system
     assert "Calvin cycle" in system.split("Notes:")[1]  # the passage's text
     assert "[notes/" not in system  # labels made the 135M model use the notes less
-    assert grounding.for_topic("Calvin cycle").wrap("Explain it to a student.").startswith("Explain Calvin cycle.\n\nSay what it is")
+    assert grounding.for_topic("Calvin cycle").wrap("Explain it to a student.") == "Rewrite the notes."
     assert grounding.sources_line("An answer.") == "\n\nSources from your notes: [notes/bio/photosynthesis.md §2]"

@@ -3,8 +3,8 @@
 Both backends get exactly the same text. A prompt set's `grounded_system.md` puts the passages
 into the system prompt (`$system`, `$topic`, `$passages` with labels, `$notes` without), and
 its `grounded.md` may reword the explain request (`$request`, `$topic`): the shipped prompts
-keep it; the embedded model's variant casts the notes as a re-writing task and drops the
-learner's level from the request, which measured best (BENCHMARKS.md, "Teaching quality").
+keep it; the embedded model's variant casts the notes as a re-writing task and asks only
+"Rewrite the notes.", which measured best (BENCHMARKS.md, "Teaching quality").
 The shipped templates stand in for ones a custom prompts folder lacks.
 """
 
