@@ -178,22 +178,32 @@ def cached_conversion(
         return target
     if convert is None:
         from tutor.gguf_convert import convert_gguf as convert
+    try:
+        return build_cache(target, lambda tmp: convert(gguf, tmp, progress), source=gguf)
+    except OSError as exc:
+        raise ModelError(f"Cannot write the converted model to {target.parent}: {exc}") from None
+
+
+def build_cache(target: Path, build: Callable[[Path], None], *, source: Path) -> Path:
+    """Make `target` a verified cache directory: `build` fills a temporary folder beside it,
+    a manifest marks it complete, and a rename puts it in place.
+
+    A process that loses the race to another building the same cache uses the winner's.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temporaries(target.parent)
     tmp = target.parent / f".tmp-{target.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
-        convert(gguf, tmp, progress)
-        write_manifest(tmp, source=gguf)
+        build(tmp)
+        write_manifest(tmp, source=source)
         if target.exists():
-            shutil.rmtree(target)  # it failed verification above
+            shutil.rmtree(target)  # the caller found it failing verification
         try:
             os.rename(tmp, target)
         except OSError:
-            if not verify_cache(target):  # not another process finishing the same conversion
+            if not verify_cache(target):  # not another process finishing the same work
                 raise
-    except OSError as exc:
-        raise ModelError(f"Cannot write the converted model to {target.parent}: {exc}") from None
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

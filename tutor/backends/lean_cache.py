@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-import uuid
 from pathlib import Path
 
 import torch
 
 from tutor import modelstore, paths
-from tutor.backends.lean_llama import lean_state
+from tutor.backends.lean_llama import lean_state, read_tensors
 from tutor.backends.q4 import EXACT_ERROR
 
 Q4_VERSION = 2  # bump when the cached q4 layout or quantization changes
@@ -32,32 +30,18 @@ def q4_cache(model_dir: Path, progress: modelstore.LoadProgress | None = None) -
     target = paths.cache_dir() / "lean" / f"{modelstore._safe_name(model_dir.name)}-q4-{_identity(model_dir)}"
     if modelstore.verify_cache(target):
         return target
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import save_file
 
     if progress is not None:
         progress("packing weights to 4 bits", 0, 1)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    modelstore._remove_stale_temporaries(target.parent)
-    tmp = target.parent / f".tmp-{target.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
-    try:
+
+    def pack(folder: Path) -> None:
         config = json.loads((model_dir / "config.json").read_text())
-        tensors: dict[str, torch.Tensor] = {}
-        for file in sorted(model_dir.glob("*.safetensors")):
-            tensors.update(load_file(file))
-        state = {k: v.contiguous() for k, v in lean_state(config, tensors, "q4").items()}
-        save_file(state, tmp / Q4_FILE, metadata={"q4_version": str(Q4_VERSION)})
-        modelstore.write_manifest(tmp, source=model_dir)
-        if target.exists():
-            shutil.rmtree(target)  # it failed verification above
-        try:
-            os.rename(tmp, target)
-        except OSError:
-            if not modelstore.verify_cache(target):  # not another process finishing the same work
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        state = lean_state(config, read_tensors(model_dir), "q4")
+        save_file({k: v.contiguous() for k, v in state.items()}, folder / Q4_FILE,
+                  metadata={"q4_version": str(Q4_VERSION)})
+
+    modelstore.build_cache(target, pack, source=model_dir)
     _remove_older_caches(target, model_dir)
     if progress is not None:
         progress("done", 1, 1)

@@ -87,6 +87,16 @@ def q4_fits(config: dict) -> bool:
     return all(width % GROUP == 0 for width in (c.hidden, c.n_head * c.head_dim, c.intermediate))
 
 
+def read_tensors(model_dir: Path) -> dict[str, torch.Tensor]:
+    """Every tensor of the model's safetensors files, by name."""
+    from safetensors.torch import load_file
+
+    tensors: dict[str, torch.Tensor] = {}
+    for file in sorted(model_dir.glob("*.safetensors")):
+        tensors.update(load_file(file))
+    return tensors
+
+
 def lean_state(config: dict, tensors: dict[str, torch.Tensor], fmt: str) -> dict[str, torch.Tensor]:
     """Transformers' Llama tensors fused (q/k/v, gate/up) and, for "q4", quantized.
 
@@ -168,10 +178,7 @@ class LeanLlama:
 
             self._build(config, load_file(q4_cache(path, progress) / Q4_FILE), fmt)
             return self
-        tensors: dict[str, torch.Tensor] = {}
-        for file in sorted(path.glob("*.safetensors")):
-            tensors.update(load_file(file))
-        self._build(config, lean_state(config, tensors, fmt), fmt)
+        self._build(config, lean_state(config, read_tensors(path), fmt), fmt)
         return self
 
     def reset(self, max_len: int) -> None:
