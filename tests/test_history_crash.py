@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 from openai_server import OpenAIServer, Reply, openai_server  # noqa: F401 - fixture
 from typer.testing import CliRunner
@@ -105,19 +106,27 @@ WRITER = textwrap.dedent(
 )
 
 
-def test_two_processes_writing_at_once_lose_nothing(tmp_path):
-    lessons, turns, chunks = 10, 3, 30
-    script = WRITER.format(lessons=lessons, turns=turns, chunks=chunks)
-    go = tmp_path / "go"
-    HistoryStore.open().close()  # the first open creates the schema; both writers then contend on rows
+def race_writers(script: str, go: Path) -> list[str]:
+    """Run WRITER as "alpha" and "beta", released together by creating `go`; their stderr.
+
+    Each must exit 0."""
     writers = [
         subprocess.Popen([sys.executable, "-c", script, name, str(go)], stderr=subprocess.PIPE, text=True)
         for name in ("alpha", "beta")
     ]
     go.touch()
+    errors = []
     for writer in writers:
         _, err = writer.communicate(timeout=120)
         assert writer.returncode == 0, err
+        errors.append(err)
+    return errors
+
+
+def test_two_processes_writing_at_once_lose_nothing(tmp_path):
+    lessons, turns, chunks = 10, 3, 30
+    HistoryStore.open().close()  # the first open creates the schema; both writers then contend on rows
+    for err in race_writers(WRITER.format(lessons=lessons, turns=turns, chunks=chunks), tmp_path / "go"):
         assert "locked" not in err and "history is off" not in err
 
     store = HistoryStore.open(create=False)
@@ -136,16 +145,7 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path):
 
 def test_two_processes_creating_the_database_at_once(tmp_path):
     """Neither sees a half-made schema, and neither mistakes the other's new file for damage."""
-    go = tmp_path / "go"
-    script = WRITER.format(lessons=1, turns=1, chunks=1)
-    writers = [
-        subprocess.Popen([sys.executable, "-c", script, name, str(go)], stderr=subprocess.PIPE, text=True)
-        for name in ("alpha", "beta")
-    ]
-    go.touch()
-    for writer in writers:
-        _, err = writer.communicate(timeout=120)
-        assert writer.returncode == 0, err
+    race_writers(WRITER.format(lessons=1, turns=1, chunks=1), tmp_path / "go")
     store = HistoryStore.open(create=False)
     assert store is not None
     assert sorted(s.topic for s in store.lessons()) == ["alpha 0", "beta 0"]

@@ -135,14 +135,20 @@ def _start_paced_server(count: int, grace: float) -> tuple[subprocess.Popen, int
     return proc, port
 
 
+def _sigterm_after_first_chunk(proc, port):
+    """Start a stream from the server, then SIGTERM it once the first chunk is in; the rest."""
+    client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="x", max_retries=0, timeout=30)
+    chunks = iter(client.chat.completions.create(model="tutor-test", messages=HI, stream=True))
+    next(chunks)
+    proc.send_signal(signal.SIGTERM)
+    return chunks
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM")
 def test_sigterm_lets_a_stream_in_flight_finish_within_the_grace_period():
     proc, port = _start_paced_server(count=100, grace=60)
     try:
-        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="x", max_retries=0, timeout=30)
-        chunks = iter(client.chat.completions.create(model="tutor-test", messages=HI, stream=True))
-        next(chunks)
-        proc.send_signal(signal.SIGTERM)
+        chunks = _sigterm_after_first_chunk(proc, port)
         rest = list(chunks)
         assert rest[-1].choices[0].finish_reason == "stop"
         assert proc.wait(30) in (0, -signal.SIGTERM)
@@ -155,10 +161,7 @@ def test_sigterm_lets_a_stream_in_flight_finish_within_the_grace_period():
 def test_sigterm_after_the_grace_period_ends_the_stream_with_an_error_frame():
     proc, port = _start_paced_server(count=100_000, grace=0)
     try:
-        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="x", max_retries=0, timeout=30)
-        chunks = iter(client.chat.completions.create(model="tutor-test", messages=HI, stream=True))
-        next(chunks)
-        proc.send_signal(signal.SIGTERM)
+        chunks = _sigterm_after_first_chunk(proc, port)
         with pytest.raises(openai.APIError, match="shutting down"):
             for _ in chunks:
                 pass
