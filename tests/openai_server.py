@@ -7,6 +7,7 @@ message, so a `tutor` subprocess pointed at it gets a deterministic answer.
 
     server.enqueue(Reply.stream(["Hel", "lo"], usage=(10, 2)))
     server.enqueue(Reply.error(429, headers={"retry-after-ms": "1"}))
+    server.enqueue(Reply.json({"verdict": "correct"}))                # structured output, streamed
     server.enqueue(Reply.stream(["a", "b", "c"], drop_after=2))      # socket closed mid-body
     server.enqueue(Reply.stream(["a", "b"], malformed_after=1))      # a frame that isn't JSON
     server.enqueue(Reply.stream(["a"], no_finish=True))              # [DONE] with no finish_reason
@@ -103,6 +104,14 @@ class Reply:
             stall_after=stall_after,
             headers=dict(headers or {}),
         )
+
+    @classmethod
+    def json(cls, value: Any, *, pieces: int = 3) -> Reply:
+        """Scripted structured output: `value` as JSON text, streamed in a few pieces (a real
+        server splits JSON mid-token too). Pass a `str` to send text that is not valid JSON."""
+        text = value if isinstance(value, str) else json.dumps(value)
+        size = max(1, -(-len(text) // pieces))
+        return cls.stream([text[i : i + size] for i in range(0, len(text), size)])
 
     @classmethod
     def error(cls, status: int, body: Any = None, *, headers: dict[str, str] | None = None) -> Reply:

@@ -32,6 +32,9 @@ class GenerationOptions:
         top_k: keep only the k most likely tokens (local backend only).
         repetition_penalty: >1 discourages repeats (local backend only).
         seed: makes sampling reproducible.
+        json_schema: when set, the answer must be one JSON value matching this schema
+            (OpenAI: `response_format`; llama.cpp: a grammar; other backends may ignore it,
+            so callers still validate what comes back).
     """
 
     temperature: float | None = None
@@ -40,6 +43,7 @@ class GenerationOptions:
     top_k: int | None = None
     repetition_penalty: float | None = None
     seed: int | None = None
+    json_schema: dict | None = None
 
     def __post_init__(self) -> None:
         checks = [

@@ -331,7 +331,17 @@ def _sampling_params(options: GenerationOptions) -> dict[str, Any]:
         "top_p": options.top_p,
         "seed": options.seed,
     }
-    return {name: value for name, value in params.items() if value is not None}
+    chosen = {name: value for name, value in params.items() if value is not None}
+    if options.json_schema is not None:
+        chosen["response_format"] = _response_format(options.json_schema)
+    return chosen
+
+
+def _response_format(schema: dict) -> dict[str, Any]:
+    """Structured output: the server must answer with JSON matching `schema` (strict mode
+    needs every property required and no extra ones, which our schemas follow)."""
+    name = re.sub(r"[^A-Za-z0-9_-]", "_", str(schema.get("title") or "answer"))[:64]
+    return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}}
 
 
 def _retry_after(headers: Any) -> float | None:
