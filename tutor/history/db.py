@@ -74,8 +74,57 @@ def _run_script(conn: sqlite3.Connection, script: str) -> None:
             conn.execute(statement)
 
 
+def _v2(conn: sqlite3.Connection) -> None:
+    """Quizzes (issue 15): the questions asked in a lesson, the review cards made from them,
+    and the learner profile."""
+    _run_script(
+        conn,
+        """
+        CREATE TABLE quiz_items (
+            lesson_id TEXT NOT NULL REFERENCES lessons (id) ON DELETE CASCADE,
+            quiz INTEGER NOT NULL,        -- 1 for the lesson's first quiz
+            seq INTEGER NOT NULL,         -- the question's number in its quiz
+            after_turn INTEGER,           -- the answer (turn seq) the questions were about
+            difficulty TEXT NOT NULL,
+            question TEXT NOT NULL,
+            reference TEXT NOT NULL,
+            concept TEXT NOT NULL,
+            attempts TEXT NOT NULL,       -- JSON list of answer and grade pairs
+            hint TEXT,                    -- the hint shown before a second try
+            outcome TEXT NOT NULL CHECK (outcome IN ('correct', 'partly', 'incorrect', 'skipped', 'revealed')),
+            created_at REAL NOT NULL,
+            PRIMARY KEY (lesson_id, quiz, seq)
+        );
+        CREATE TABLE review_cards (
+            id INTEGER PRIMARY KEY,
+            lesson_id TEXT REFERENCES lessons (id) ON DELETE CASCADE,
+            topic TEXT NOT NULL,
+            question TEXT NOT NULL,
+            reference TEXT NOT NULL,
+            concept TEXT NOT NULL,
+            fsrs TEXT NOT NULL,           -- the scheduler's card, as fsrs.Card.to_json()
+            due REAL NOT NULL,            -- Unix seconds, copied from the card for the index
+            reviews INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX review_cards_by_due ON review_cards (due);
+        CREATE TABLE review_log (
+            card_id INTEGER NOT NULL REFERENCES review_cards (id) ON DELETE CASCADE,
+            answer TEXT,                  -- NULL when skipped or revealed
+            grade TEXT,                   -- JSON, as stored for quiz attempts
+            rating TEXT NOT NULL,         -- again, hard or good
+            reviewed_at REAL NOT NULL
+        );
+        CREATE TABLE profile (
+            key TEXT PRIMARY KEY,         -- level, preferences, feedback_counts, missed, notes
+            value TEXT NOT NULL           -- JSON
+        );
+        """,
+    )
+
+
 # Ordered: MIGRATIONS[n] takes a database from user_version n to n + 1. Only ever append.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

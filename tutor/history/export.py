@@ -6,7 +6,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-from tutor.history.records import StoredLesson, Turn
+from tutor.history.records import QuizItemRecord, StoredLesson, Turn
 
 FORMAT_NAME = "tutor-lesson"  # the JSON says what it is, and which layout it follows
 FORMAT_VERSION = 1
@@ -29,7 +29,48 @@ def to_markdown(lesson: StoredLesson) -> str:
         blocks += [f"## {_heading(turn)}", turn.answer.strip() or "*(no text)*"]
         if turn.status == "error" and turn.error:
             blocks.append(f"*Error: {turn.error}*")
+        blocks += _quiz_blocks([q for q in lesson.quiz if q.after_turn == turn.seq])
+    known = {turn.seq for turn in lesson.turns}
+    blocks += _quiz_blocks([q for q in lesson.quiz if q.after_turn not in known])
     return "\n\n".join(blocks) + "\n"
+
+
+VERDICT_WORDS = {"correct": "correct", "partly": "partly correct", "incorrect": "incorrect"}
+
+
+def _quiz_blocks(items: list[QuizItemRecord]) -> list[str]:
+    """Each quiz as a section: every question with the answers, grades and hint, then the score."""
+    blocks: list[str] = []
+    for number in sorted({item.quiz for item in items}):
+        asked = [item for item in items if item.quiz == number]
+        blocks.append(f"## Quiz {number}")
+        for item in asked:
+            lines = [f"**Q{item.seq} ({item.difficulty}, {item.concept}):** {item.question}", ""]
+            for i, attempt in enumerate(item.attempts):
+                if i == 1 and item.hint:
+                    lines.append(f"- Hint: {item.hint}")
+                grade = attempt.get("grade") or {}
+                verdict = VERDICT_WORDS.get(grade.get("verdict", ""), "not graded")
+                lines.append(f"- Answer: {attempt.get('answer', '')}")
+                lines.append(f"  - *{verdict}*: {grade.get('feedback', '')}".rstrip())
+                if grade.get("misconception"):
+                    lines.append(f"  - Misconception: {grade['misconception']}")
+            if item.outcome in ("skipped", "revealed"):
+                lines.append(f"- *{item.outcome}*")
+            if item.outcome != "correct":
+                lines.append(f"- Reference answer: {item.reference}")
+            blocks.append("\n".join(lines))
+        blocks.append(f"*Score: {format_score(quiz_score(asked))}/{len(asked)}*")
+    return blocks
+
+
+def quiz_score(items: list[QuizItemRecord]) -> float:
+    """A correct answer counts 1, a partly correct one 0.5."""
+    return sum({"correct": 1.0, "partly": 0.5}.get(item.outcome, 0.0) for item in items)
+
+
+def format_score(score: float) -> str:
+    return f"{score:g}"
 
 
 def _heading(turn: Turn) -> str:
@@ -67,6 +108,22 @@ def to_json(lesson: StoredLesson) -> str:
                 "finished_at": iso_utc(turn.finished_at),
             }
             for turn in lesson.turns
+        ],
+        "quiz": [
+            {
+                "quiz": item.quiz,
+                "after_turn": item.after_turn,
+                "seq": item.seq,
+                "difficulty": item.difficulty,
+                "concept": item.concept,
+                "question": item.question,
+                "reference_answer": item.reference,
+                "attempts": item.attempts,
+                "hint": item.hint or None,
+                "outcome": item.outcome,
+                "asked_at": iso_utc(item.created_at),
+            }
+            for item in lesson.quiz
         ],
         "messages": lesson.messages,
     }

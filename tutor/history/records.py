@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from tutor.backends.base import Message
@@ -27,6 +27,27 @@ class Turn:
     tokens_per_second: float | None
     started_at: float
     finished_at: float | None
+
+
+@dataclass
+class QuizItemRecord:
+    """One quiz question as asked: the learner's attempts with their grades, and how it ended.
+
+    `attempts` holds `{"answer": str, "grade": {verdict, feedback, misconception, hint, reasoning}}`
+    dicts; `outcome` is correct, partly, incorrect, skipped or revealed.
+    """
+
+    seq: int
+    difficulty: str
+    question: str
+    reference: str
+    concept: str
+    attempts: list[dict[str, Any]]
+    hint: str
+    outcome: str
+    quiz: int = 1
+    after_turn: int | None = None
+    created_at: float | None = None
 
 
 @dataclass
@@ -58,6 +79,7 @@ class StoredLesson:
     created_at: float
     updated_at: float
     turns: list[Turn] = field(default_factory=list)
+    quiz: list[QuizItemRecord] = field(default_factory=list)
 
     @property
     def latest_answer(self) -> str | None:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 from tutor.errors import StoreError, UsageError
 from tutor.history.db import connect, history_path, is_damaged, transaction
 from tutor.history.liveness import writer_alive, writer_token
+from tutor.history.quiz_log import quiz_items
 from tutor.history.records import LessonSummary, StoredLesson, Turn
 
 if TYPE_CHECKING:
@@ -239,7 +240,7 @@ class HistoryStore:
         return StoredLesson(
             id=row["id"], topic=row["topic"], level=row["level"], backend=row["backend"], model=row["model"],
             prompts=row["prompts"], messages=messages, created_at=row["created_at"],
-            updated_at=row["updated_at"], turns=turns,
+            updated_at=row["updated_at"], turns=turns, quiz=quiz_items(self.conn, lesson_id),
         )
 
 
