@@ -155,6 +155,12 @@ def explain(
             show_default=False,
         ),
     ] = None,
+    socratic: Annotated[
+        bool, typer.Option("--socratic", help="Lead with questions and hints instead of explaining (/socratic toggles).")
+    ] = False,
+    no_profile: Annotated[
+        bool, typer.Option("--no-profile", envvar="TUTOR_NO_PROFILE", help="Do not use or update your learner profile.", rich_help_panel=OUTPUT)
+    ] = False,
 ) -> None:
     """Explain TOPIC, then revise the explanation from your feedback until you are done."""
     from tutor.config import load_settings
@@ -176,12 +182,25 @@ def explain(
             "seed": seed,
         }
     )
+    from tutor.cli_quiz import apply_profile, print_cards_due
+
     prompt_set = lesson_prompts(settings)
     grounding, notes_context = _notes_grounding(notes, prompt_set, topic)
+    profile = apply_profile(settings, use=not no_profile, remember_level=not no_history)
     conversation = Conversation.start(prompt_set, topic, settings.level, notes=notes_context)
+    if socratic:
+        from tutor.socratic import start_request
+
+        conversation.add_request(start_request(prompt_set, topic, settings.level))
+        conversation.messages.pop(-2)  # the Socratic opening replaces the explain request
+    if profile:
+        conversation.set_system(conversation.messages[0]["content"] + "\n\n" + profile)
+    if not no_history:
+        print_cards_due(stderr_console())
     run_lesson(
         ctx, settings, prompt_set, conversation,
         no_feedback=no_feedback, plain=plain, history=not no_history, grounding=grounding,
+        socratic=socratic, profile=not no_profile,
     )
 
 
@@ -221,6 +240,9 @@ def run_lesson(
     history: bool,
     lesson_id: Optional[str] = None,
     grounding: Optional[Grounding] = None,
+    socratic: bool = False,
+    profile: bool = True,
+    quiz_questions: Optional[int] = None,
 ) -> None:
     """Build the backend and run the feedback loop (`explain`, and `resume` with `lesson_id`).
 
@@ -228,6 +250,9 @@ def run_lesson(
         history: record the lesson in the history database (`--no-history` turns it off).
         lesson_id: the stored lesson new turns belong to; None starts a new one.
         grounding: notes retrieval for `--notes`; feedback retrieves more passages.
+        socratic: start the lesson in Socratic mode.
+        profile: learn from this lesson's feedback and quizzes (only when `history` is on).
+        quiz_questions: `tutor quiz`: quiz on the explanation instead of the feedback loop.
     """
     from tutor.cli_models import RichLoadProgress
     from tutor.history.recorder import open_recorder
@@ -252,6 +277,8 @@ def run_lesson(
 
     chosen = backend_named(settings.backend)
     recorder = open_recorder(prompt_set.fingerprint(), notify=notify, lesson_id=lesson_id) if history else None
+    from tutor.cli_quiz import feedback_observer, quiz_keeper_factory
+
     lesson = Lesson(
         conversation,
         chosen,
@@ -261,11 +288,19 @@ def run_lesson(
         switch_backend=backend_named,
         recorder=recorder,
         grounding=grounding,
+        quiz_keeper=quiz_keeper_factory(recorder, conversation.topic, profile=profile, notify=notify),
+        socratic=socratic,
+        on_feedback=feedback_observer(notify) if profile and recorder is not None else None,
     )
     stdin_is_tty = deps.stdin_is_tty or sys.stdin.isatty
     interactive = not no_feedback and stdin_is_tty()
     try:
-        code = lesson.run(interactive=interactive)
+        if quiz_questions is not None:
+            from tutor.quiz.lesson_quiz import quiz_only
+
+            code = quiz_only(lesson, quiz_questions, keeper=lesson.quiz_keeper)
+        else:
+            code = lesson.run(interactive=interactive)
     finally:
         progress.close()  # `auto` may have converted the local model mid-lesson
         if recorder is not None:
@@ -355,6 +390,12 @@ app.command(rich_help_panel=HISTORY)(show)
 app.command(rich_help_panel=HISTORY)(resume)
 app.command(rich_help_panel=HISTORY)(export)
 app.command(rich_help_panel=HISTORY)(delete)
+
+from tutor.cli_quiz import profile, quiz, review  # noqa: E402
+
+app.command(rich_help_panel="Practice")(quiz)
+app.command(rich_help_panel="Practice")(review)
+app.command(rich_help_panel="Practice")(profile)
 
 from tutor.cli_serve import serve  # noqa: E402
 

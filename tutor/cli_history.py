@@ -131,6 +131,9 @@ def history(
             escape(f"{lesson.backend}:{lesson.model}"),
         )
     out.print(table)
+    from tutor.cli_quiz import print_cards_due
+
+    print_cards_due(err)
 
 
 def show(

@@ -103,6 +103,13 @@ class Conversation:
         request = prompts.render("revise", feedback=feedback, hints=prompts.hints(feedback))
         self.messages.append({"role": "user", "content": request})
 
+    def add_request(self, request: str) -> None:
+        """Ask something other than a revision (a Socratic reply, a reveal). Like feedback, it
+        replaces a request that got no answer; the explain request is always kept."""
+        if self.awaiting_answer and len(self.messages) > 2:
+            self.messages.pop()
+        self.messages.append({"role": "user", "content": request})
+
     def set_system(self, text: str) -> None:
         """Replace the system prompt, e.g. with more notes passages after feedback."""
         self.messages[0] = {"role": "system", "content": text}

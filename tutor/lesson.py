@@ -22,6 +22,7 @@ from tutor.ui import footer_text, print_error, print_notice
 
 if TYPE_CHECKING:
     from tutor.notes import Grounding
+    from tutor.quiz.lesson_quiz import KeeperFactory
 
 HELP = """\
 Type feedback to get a revised explanation, e.g. "simpler", "more math", "an example with code".
@@ -29,6 +30,9 @@ Type feedback to get a revised explanation, e.g. "simpler", "more math", "an exa
   /save [FILE]  write the latest explanation to a Markdown file
   /backend NAME switch backend for the next answers (openai, local)
   /sources      the notes passages this lesson used (--notes)
+  /quiz [N]     N check questions on this explanation (default 3), graded, with hints
+  /socratic     turn Socratic mode on or off: questions and hints instead of answers
+  /reveal       in Socratic mode: the full explanation now
   /help         this help
   /quit         leave (so do an empty line, Ctrl-D and Ctrl-C)"""
 
@@ -126,6 +130,9 @@ class Lesson:
         switch_backend: Callable[[str], Backend] | None = None,
         recorder: LessonRecorder | None = None,
         grounding: Grounding | None = None,
+        quiz_keeper: KeeperFactory | None = None,
+        socratic: bool = False,
+        on_feedback: Callable[[str], None] | None = None,
     ) -> None:
         self.conversation = conversation
         self.backend = backend
@@ -136,6 +143,10 @@ class Lesson:
         self.recorder = recorder or NoRecorder()
         self.grounding = grounding
         self._last_feedback: str | None = None
+        self.quiz_keeper = quiz_keeper
+        self.socratic = socratic
+        self._socratic_replies = 0  # learner replies since the last reveal: the hint ladder's rung
+        self.on_feedback = on_feedback
 
     def answer(self, feedback: str | None = None) -> Answer:
         """Stream one answer for the pending request and record what the learner saw.
@@ -236,15 +247,45 @@ class Lesson:
             from tutor.notes import format_sources
 
             self.terminal.err.print(format_sources(self.grounding.used if self.grounding else []))
+        elif command == "/quiz":
+            from tutor.quiz.lesson_quiz import quiz_lesson
+
+            quiz_lesson(self, argument, keeper=self.quiz_keeper)
+        elif command in ("/socratic", "/reveal"):
+            self.socratic_command(command)
         elif command.startswith("/"):
             raise UsageError(f"unknown command {command}; type /help for the list")
+        elif self.socratic:
+            from tutor.socratic import reply_request
+
+            self.conversation.add_request(reply_request(self.prompts, line, self._socratic_replies))
+            self._socratic_replies += 1
+            self._last_feedback = line
+            self.answer(line)
         else:
             self.conversation.add_feedback(self.prompts, line)
+            if self.on_feedback is not None:
+                self.on_feedback(line)
             if self.grounding is not None and self.grounding.for_feedback(self.conversation.topic, line).passages:
                 # New passages join the system prompt, where small models follow them best.
                 self.conversation.set_system(self.grounding.system_message(self.prompts.render("system")))
             self._last_feedback = line
             self.answer(line)
+
+    def socratic_command(self, command: str) -> None:
+        from tutor.socratic import reveal_request
+
+        if command == "/socratic":
+            self.socratic, self._socratic_replies = not self.socratic, 0
+            state = "on: your lines are answers, and the tutor replies with hints and questions; /reveal for the full explanation" if self.socratic else "off: your lines are feedback on the explanation again"
+            self.terminal.err.print(f"[dim]Socratic mode {state}[/]")
+            return
+        if not self.socratic:
+            raise UsageError("/reveal works in Socratic mode (/socratic) and in quizzes")
+        self.conversation.add_request(reveal_request(self.prompts, self.conversation.topic))
+        self._socratic_replies = 0
+        self._last_feedback = command
+        self.answer(command)
 
     def save(self, argument: str) -> None:
         text = self.conversation.latest_answer

@@ -36,7 +36,8 @@ class QuizLog:
             raise StoreError(f"cannot read the quiz history: {exc}") from None
         return int(row[0])
 
-    def add(self, lesson_id: str, quiz: int, item: QuizItemRecord, *, after_turn: int | None) -> None:
+    def add(self, lesson_id: str, quiz: int, item: QuizItemRecord) -> None:
+        """Store (or update) one question of quiz `quiz`; it belongs after the lesson's latest turn."""
         if item.outcome not in OUTCOMES:
             raise ValueError(f"unknown quiz outcome {item.outcome!r}")
         try:
@@ -44,9 +45,9 @@ class QuizLog:
                 conn.execute(
                     "INSERT OR REPLACE INTO quiz_items (lesson_id, quiz, seq, after_turn, difficulty, question,"
                     " reference, concept, attempts, hint, outcome, created_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " VALUES (?, ?, ?, (SELECT max(seq) FROM turns WHERE lesson_id = ?), ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
-                        lesson_id, quiz, item.seq, after_turn, item.difficulty, item.question, item.reference,
+                        lesson_id, quiz, item.seq, lesson_id, item.difficulty, item.question, item.reference,
                         item.concept, json.dumps(item.attempts, ensure_ascii=False), item.hint or None,
                         item.outcome, self.clock(),
                     ),
