@@ -51,12 +51,14 @@ NoHistory = Annotated[
 
 
 def _history_conn(create: bool = False):
-    """An open history connection, or None when there is none (or it cannot be read)."""
+    """An open history connection, or None when there is none (or it cannot be opened: the
+    lesson's own recorder says why). A damaged database is moved aside here, with a notice."""
     from tutor.errors import TutorError
     from tutor.history.db import connect
 
+    err = stderr_console()
     try:
-        return connect(create=create)
+        return connect(create=create, notify=lambda message: print_notice(err, message))
     except TutorError:
         return None
 

@@ -109,7 +109,10 @@ def to_json(lesson: StoredLesson) -> str:
             }
             for turn in lesson.turns
         ],
-        "quiz": [
+        "messages": lesson.messages,
+    }
+    if lesson.quiz:  # only lessons with a quiz carry the key, so older exports read the same
+        document["quiz"] = [
             {
                 "quiz": item.quiz,
                 "after_turn": item.after_turn,
@@ -124,7 +127,5 @@ def to_json(lesson: StoredLesson) -> str:
                 "asked_at": iso_utc(item.created_at),
             }
             for item in lesson.quiz
-        ],
-        "messages": lesson.messages,
-    }
+        ]
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
