@@ -39,7 +39,11 @@ class TerminalQuizIO:
         print_error(self.terminal.err, message)
 
     def read(self, prompt: str) -> str:
-        return self.terminal.read_line(prompt)
+        try:
+            return self.terminal.read_line(prompt)
+        except (EOFError, KeyboardInterrupt):
+            self.terminal.err.print()  # the cursor is still after the prompt
+            raise
 
 
 def question_count(argument: str) -> int:
@@ -89,9 +93,8 @@ def quiz_lesson(lesson: Lesson, argument: str, *, keeper: KeeperFactory | None =
 
 def offer_revision(lesson: Lesson, result: QuizResult, io: TerminalQuizIO) -> None:
     try:
-        reply = io.read("Re-explain the missed part? [y/N] ").strip().lower()
+        reply = io.read("Re-explain the missed part? (y/N) ").strip().lower()
     except (EOFError, KeyboardInterrupt):
-        lesson.terminal.err.print()
         return
     if reply in ("y", "yes"):
         lesson.handle(result.revision_feedback(lesson.prompts))
