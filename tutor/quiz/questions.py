@@ -69,7 +69,7 @@ def is_yes_no(question: str) -> bool:
 
 
 def difficulty_ladder(count: int) -> list[str]:
-    """Rising difficulty for `count` questions: 3 -> easy, medium, hard; 5 -> easy, easy, medium, hard, hard."""
+    """Rising difficulty for `count` questions: 3 -> easy, medium, hard; 5 -> easy, easy, medium, medium, hard."""
     return [DIFFICULTIES[min(2, i * 3 // count)] for i in range(count)]
 
 
