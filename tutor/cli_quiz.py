@@ -252,7 +252,7 @@ def review(
     out, err = deps.out or Console(), stderr_console()
     conn = _history_conn()
     if conn is None:
-        err.print("nothing to review: no quiz has made review cards yet (/quiz in a lesson, or tutor quiz TOPIC)")
+        err.print("nothing to review: no quiz has made review cards yet (/quiz in a lesson, or tutor quiz TOPIC)", soft_wrap=True)
         return
     try:
         deck = ReviewDeck(conn)
@@ -261,7 +261,7 @@ def review(
             upcoming = deck.next_due()
             when = f"; the next card is due {upcoming.astimezone():%Y-%m-%d %H:%M}" if upcoming else ""
             scope = f" on {topic!r}" if topic else ""
-            err.print(f"nothing to review{scope}: no cards are due{escape(when)}")
+            err.print(f"nothing to review{escape(scope)}: no cards are due{escape(when)}", soft_wrap=True)
             return
         settings = load_settings({"backend": backend.value if backend else None, "model": model})
         if deps.build_backend is None:
@@ -292,7 +292,7 @@ def profile(
     if action == ProfileAction.show:
         current = load_profile()
         if current.empty:
-            err.print("your profile is empty: it fills in from your feedback and quizzes (or: tutor profile edit)")
+            err.print("your profile is empty: it fills in from your feedback and quizzes (or: tutor profile edit)", soft_wrap=True)
             return
         Console().print(escape(to_text(current).split("\n", 2)[2]), highlight=False, end="")
         return
