@@ -187,7 +187,8 @@ class LlamaBackend:
                 if not cut:
                     raise BackendError(
                         f"The request needs {overflow.prompt_tokens} tokens but the model's context "
-                        f"holds {overflow.context}: use shorter notes, or set {CONTEXT_ENV} higher.",
+                        f"holds {overflow.context}: use fewer or shorter notes, a larger {CONTEXT_ENV}, or a model with "
+                        "a longer context.",
                         partial="",
                     )
                 dropped += cut

@@ -276,6 +276,9 @@ def _load_engine(path: Path, device: str, pad_token_id: int | None):
 
     from tutor.backends.local_engines import GenerateEngine
 
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # its "Loading weights" bar is noise in a lesson
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
     try:
         model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype).to(device).eval()

@@ -39,7 +39,7 @@ def local_backend(settings: Settings, progress: object | None = None) -> Backend
     else:
         from tutor.backends.local import LocalBackend
 
-        backend = LocalBackend(model=str(model.path), device=settings.device, progress=progress)
+        backend = LocalBackend(model=settings.local_model, device=settings.device, progress=progress)
     backend.load()
     return backend
 
