@@ -28,6 +28,11 @@ if TYPE_CHECKING:
     from tutor.prompts import PromptSet
 
 EXIT_INTERRUPTED = 130
+# Said once per lesson on a local model: a small model explains fluently even where it is wrong.
+OFFLINE_CAVEAT = (
+    "offline answers come from a small local model and can contain mistakes; "
+    "--notes grounds them in your own material"
+)
 
 
 @dataclass
@@ -276,6 +281,8 @@ def run_lesson(
             progress.close()  # a failed model conversion must not leave its spinner running
 
     chosen = backend_named(settings.backend)
+    if chosen.name == "local" and grounding is None:
+        notify(OFFLINE_CAVEAT)
     recorder = open_recorder(prompt_set.fingerprint(), notify=notify, lesson_id=lesson_id) if history else None
     from tutor.cli_quiz import feedback_observer, quiz_keeper_factory
 

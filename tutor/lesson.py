@@ -197,6 +197,8 @@ class Lesson:
         usage = self.backend.last_usage
         if usage is not None and status == "done":
             self.terminal.err.print(footer_text(usage))
+        if usage is not None and usage.notice:
+            print_notice(self.terminal.err, usage.notice)
         answer = Answer(text=text, status=status, error=error)
         self.recorder.answer_finished(self.conversation, answer, usage)
         return answer

@@ -28,9 +28,18 @@ def openai_backend(settings: Settings) -> Backend:
 
 
 def local_backend(settings: Settings, progress: object | None = None) -> Backend:
-    from tutor.backends.local import LocalBackend
+    """A GGUF model on llama.cpp, or a model folder on transformers, loaded and ready."""
+    from tutor.models.resolve import resolve_local
 
-    backend = LocalBackend(model=settings.local_model, device=settings.device, progress=progress)
+    model = resolve_local(settings.local_model, progress=progress)
+    if model.is_gguf:
+        from tutor.backends.llama import LlamaBackend
+
+        backend = LlamaBackend(path=model.path, model=model.name, device=settings.device)
+    else:
+        from tutor.backends.local import LocalBackend
+
+        backend = LocalBackend(model=settings.local_model, device=settings.device, progress=progress)
     backend.load()
     return backend
 
