@@ -79,3 +79,25 @@ def test_without_a_schema_no_response_format_is_sent(openai_server):
     "".join(backend.stream(MESSAGES, GenerationOptions()))
     assert "response_format" not in openai_server.chat_requests[0].body
     backend.close()
+
+
+def test_a_server_that_refuses_response_format_is_asked_again_in_plain_text(openai_server):
+    refusal = {"error": {"message": "response_format: only {\"type\": \"text\"} is supported", "type": "invalid_request_error"}}
+    openai_server.enqueue(Reply.error(400, refusal), Reply.json(GOOD), Reply.json(GOOD))
+    backend = OpenAIBackend(model="tutor-test", api_key="sk-test-0000000000", base_url=openai_server.base_url)
+    options = GenerationOptions(json_schema=GRADE_SCHEMA)
+    assert json.loads("".join(backend.stream(MESSAGES, options))) == GOOD
+    assert json.loads("".join(backend.stream(MESSAGES, options))) == GOOD
+    sent = [r.body for r in openai_server.chat_requests]
+    assert "response_format" in sent[0]
+    assert "response_format" not in sent[1] and "response_format" not in sent[2]  # remembered
+    backend.close()
+
+
+def test_other_400s_are_still_errors(openai_server):
+    openai_server.enqueue(Reply.error(400))
+    backend = OpenAIBackend(model="tutor-test", api_key="sk-test-0000000000", base_url=openai_server.base_url)
+    with pytest.raises(Exception, match="HTTP 400"):
+        "".join(backend.stream(MESSAGES, GenerationOptions(json_schema=GRADE_SCHEMA)))
+    assert len(openai_server.chat_requests) == 1
+    backend.close()

@@ -74,6 +74,7 @@ class OpenAIBackend:
         self._sleep = sleep
         self._client: openai.OpenAI | None = None
         self._last_usage: Usage | None = None
+        self._no_response_format = False  # set once the server refused a JSON response_format
         parts = urlsplit(self.base_url)
         host = parts.hostname or self.base_url
         self.host = f"{host}:{parts.port}" if parts.port else host  # no userinfo, ever
@@ -146,6 +147,8 @@ class OpenAIBackend:
 
         client = self._get_client()
         params = _sampling_params(options)
+        if self._no_response_format:
+            params.pop("response_format", None)
         for attempt in range(self.max_retries + 1):
             try:
                 return client.chat.completions.create(
@@ -156,6 +159,12 @@ class OpenAIBackend:
                     **params,
                 )
             except (openai.APIStatusError, openai.APIConnectionError) as exc:
+                if "response_format" in params and _refuses_response_format(exc):
+                    # A server without structured output (tutor serve, older Ollama): ask in
+                    # plain text from now on; the caller validates the JSON it gets back.
+                    self._no_response_format = True
+                    params.pop("response_format")
+                    return self._open(messages, options)
                 delay = self._retry_delay(exc, attempt)
                 if delay is None or attempt == self.max_retries:
                     raise self._failed(exc, attempt) from exc
@@ -342,6 +351,12 @@ def _response_format(schema: dict) -> dict[str, Any]:
     needs every property required and no extra ones, which our schemas follow)."""
     name = re.sub(r"[^A-Za-z0-9_-]", "_", str(schema.get("title") or "answer"))[:64]
     return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}}
+
+
+def _refuses_response_format(exc: Exception) -> bool:
+    """A 400/422 that names `response_format`: the server cannot constrain its output."""
+    status = getattr(exc, "status_code", None)
+    return status in (400, 422) and "response_format" in f"{getattr(exc, 'body', '')} {exc}"
 
 
 def _retry_after(headers: Any) -> float | None:
