@@ -46,6 +46,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--part", choices=("tune", "heldout", "all"), help="SemEval only (default heldout)")
     p.add_argument("--max-tokens", type=int, default=300)
     p.add_argument("--prompts", type=Path, help="prompts folder (default: the shipped prompts)")
+    p.add_argument("--details", action="store_true", help="--json items also carry the grader's reasoning")
     return p.parse_args(argv)
 
 
@@ -99,20 +100,20 @@ def main(argv: list[str] | None = None) -> int:
     options = GenerationOptions(temperature=0.0, max_tokens=args.max_tokens, seed=0)
     graded, started = [], time.perf_counter()
     for n, item in enumerate(items, 1):
-        malformed = False
+        malformed, reasoning = False, ""
         try:
             grade = grade_answer(
                 backend, prompts=prompts, question=item["question"], reference=item["reference_answer"],
                 answer=clean_answer(item["student_answer"]), options=options,
             )
-            predicted = grade.verdict
+            predicted, reasoning = grade.verdict, grade.reasoning
         except MalformedReply:
             predicted, malformed = "incorrect", True
         except TutorError as exc:  # an empty answer in the data: the quiz would not grade it either
             print(f"note: {item['id']}: {exc}", file=sys.stderr)
             predicted = "incorrect"
         graded.append({"id": item["id"], "label": item["label"], "label_2way": item.get("label_2way"),
-                       "predicted": predicted, "malformed": malformed})
+                       "predicted": predicted, "malformed": malformed, "reasoning": reasoning})
         elapsed = time.perf_counter() - started
         print(f"\r{n}/{len(items)} graded, {elapsed / n:.1f} s each", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
@@ -122,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     print_summary(summary)
     if args.json:
         document = {"summary": summary,
-                    "items": [{"id": g["id"], "label": g["label"], "predicted": g["predicted"]} for g in graded]}
+                    "items": [{"id": g["id"], "label": g["label"], "predicted": g["predicted"],
+                               **({"reasoning": g["reasoning"]} if args.details else {})} for g in graded]}
         args.json.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     return 0
 

@@ -16,8 +16,16 @@ QUESTIONS = {
 }
 
 
+IDEAS = {
+    "correct": [{"idea": "the key idea", "in_answer": "stated"}],
+    "partly": [{"idea": "one idea", "in_answer": "stated"}, {"idea": "another idea", "in_answer": "missing"}],
+    "incorrect": [{"idea": "the key idea", "in_answer": "contradicted"}],
+}
+
+
 def grade(verdict: str, feedback: str, *, misconception: str = "", hint: str = "") -> dict:
-    return {"reasoning": f"graded {verdict}", "verdict": verdict, "feedback": feedback,
+    """A grading reply as the model sends it: the key-idea checklist, then the verdict."""
+    return {"key_ideas": IDEAS[verdict], "verdict": verdict, "feedback": feedback,
             "misconception": misconception, "hint": hint}
 
 

@@ -131,3 +131,31 @@ def test_eof_at_the_first_question_keeps_nothing():
     kept = []
     result = session(FakeBackend(), ScriptedIO(EOFError()), kept).run([QUESTION])
     assert kept == [] and result.items == [] and result.left_early
+
+
+@pytest.mark.parametrize(
+    ("states", "verdict"),
+    [
+        (["stated", "stated"], "correct"),
+        (["stated", "missing"], "partly"),
+        (["missing", "missing"], "incorrect"),
+        (["stated", "contradicted"], "incorrect"),
+        ([], None),
+    ],
+)
+def test_the_key_idea_checklist_decides_the_verdict(states, verdict):
+    from tutor.quiz.grading import verdict_from_ideas
+
+    assert verdict_from_ideas([{"idea": "x", "in_answer": s} for s in states]) == verdict
+
+
+def test_a_model_verdict_that_disagrees_with_its_checklist_is_overruled():
+    from tutor.quiz.grading import grade_answer
+
+    reply = {"key_ideas": [{"idea": "shorter string, more swings", "in_answer": "stated"}], "verdict": "incorrect",
+             "feedback": "f", "misconception": "m", "hint": "h"}
+    grade = grade_answer(FakeBackend([json.dumps(reply)]), prompts=PromptSet(), question="q", reference="r",
+                         answer="a", options=GenerationOptions())
+    assert grade.verdict == "correct"
+    assert grade.misconception == "" and grade.hint == ""
+    assert grade.reasoning == "shorter string, more swings: stated -> model said incorrect"

@@ -17,20 +17,32 @@ from tutor.quiz.questions import quiz_prompt
 from tutor.quiz.structured import ask_json
 
 VERDICTS = ("correct", "partly", "incorrect")
+IDEA_STATES = ("stated", "missing", "contradicted")
 MAX_ANSWER_CHARS = 2000  # a short answer; longer text is pasted by mistake
 
 GRADE_SCHEMA: dict[str, Any] = {
     "title": "grade",
     "type": "object",
     "properties": {
-        # The reasoning comes first so that the verdict is decided after it, not before.
-        "reasoning": {"type": "string"},
+        # The key ideas come first so that the verdict is decided after them, not before.
+        "key_ideas": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "idea": {"type": "string"},
+                    "in_answer": {"type": "string", "enum": list(IDEA_STATES)},
+                },
+                "required": ["idea", "in_answer"],
+                "additionalProperties": False,
+            },
+        },
         "verdict": {"type": "string", "enum": list(VERDICTS)},
         "feedback": {"type": "string"},
         "misconception": {"type": "string"},
         "hint": {"type": "string"},
     },
-    "required": ["reasoning", "verdict", "feedback", "misconception", "hint"],
+    "required": ["key_ideas", "verdict", "feedback", "misconception", "hint"],
     "additionalProperties": False,
 }
 
@@ -103,11 +115,24 @@ def grade_answer(
     """
     messages = grading_messages(prompts, question=question, reference=reference, answer=answer)
     value = ask_json(backend, messages, GRADE_SCHEMA, options, what="grading reply")
-    verdict = value["verdict"]
+    verdict = verdict_from_ideas(value["key_ideas"]) or value["verdict"]
+    reasoning = "; ".join(f"{i['idea'].strip()}: {i['in_answer']}" for i in value["key_ideas"])
     return Grade(
         verdict=verdict,
         feedback=value["feedback"].strip(),
         misconception="" if verdict == "correct" else value["misconception"].strip(),
         hint="" if verdict == "correct" else value["hint"].strip(),
-        reasoning=value["reasoning"].strip(),
+        reasoning=f"{reasoning} -> model said {value['verdict']}",
     )
+
+
+def verdict_from_ideas(ideas: list[dict[str, str]]) -> str | None:
+    """The verdict the key-idea checklist implies, which the prompt's rule states; None without
+    ideas. Small models apply the rule less reliably than they judge each idea (see BENCHMARKS.md,
+    "Grading accuracy"), so the checklist decides."""
+    states = [idea["in_answer"] for idea in ideas]
+    if not states:
+        return None
+    if "contradicted" in states or "stated" not in states:
+        return "incorrect"
+    return "correct" if all(state == "stated" for state in states) else "partly"
