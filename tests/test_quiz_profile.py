@@ -79,9 +79,9 @@ def test_feedback_in_lessons_builds_the_profile_and_it_reaches_the_next_system_p
     result, backend = run(["explain", "Sorting", "--no-feedback"])
     assert "they asks for code examples; likes worked examples." in backend.calls[0][0]["content"]
     result, backend = run(["explain", "Sorting", "--no-feedback", "--no-profile"])
-    assert "learner" not in backend.calls[0][0]["content"]
+    assert "from earlier lessons" not in backend.calls[0][0]["content"]
     result, backend = run(["explain", "Sorting", "--no-feedback"], env={"TUTOR_NO_PROFILE": "1"})
-    assert "learner" not in backend.calls[0][0]["content"]
+    assert "from earlier lessons" not in backend.calls[0][0]["content"]
 
 
 def test_nothing_is_inferred_when_history_is_off():

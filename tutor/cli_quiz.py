@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
+import sys
 import tempfile
 from enum import Enum
 from pathlib import Path
@@ -294,7 +295,11 @@ def profile(
         if current.empty:
             err.print("your profile is empty: it fills in from your feedback and quizzes (or: tutor profile edit)", soft_wrap=True)
             return
-        Console().print(escape(to_text(current).split("\n", 2)[2]), highlight=False, end="")
+        from tutor.render import stream_plain
+
+        # Through the renderer's plain path: concepts came from a model, and display-time
+        # sanitizing lives there.
+        stream_plain(iter([to_text(current).split("\n", 2)[2]]), sys.stdout)
         return
     conn = _history_conn(create=True)
     if conn is None:
