@@ -16,20 +16,23 @@ QUESTIONS = {
 }
 
 
-IDEAS = {
-    "correct": [{"idea": "the key idea", "in_answer": "stated"}],
-    "partly": [{"idea": "one idea", "in_answer": "stated"}, {"idea": "another idea", "in_answer": "missing"}],
-    "incorrect": [{"idea": "the key idea", "in_answer": "contradicted"}],
-}
+def idea(state: str, words: str = "") -> dict:
+    return {"idea": "an idea", "learner_words": words, "in_answer": state}
 
 
-def grade(verdict: str, feedback: str, *, misconception: str = "", hint: str = "") -> dict:
-    """A grading reply as the model sends it: the key-idea checklist, then the verdict."""
-    return {"key_ideas": IDEAS[verdict], "verdict": verdict, "feedback": feedback,
-            "misconception": misconception, "hint": hint}
+def grade(verdict: str, feedback: str, *, words: str = "", misconception: str = "", hint: str = "") -> dict:
+    """A grading reply as the model sends it: the key-idea checklist, then the verdict. `words`
+    are the learner's words the checklist quotes: they must occur in the answer graded."""
+    ideas = {
+        "correct": [idea("stated", words)],
+        "partly": [idea("stated", words), idea("missing")],
+        "incorrect": [idea("contradicted")],
+    }[verdict]
+    return {"key_ideas": ideas, "verdict": verdict, "feedback": feedback, "misconception": misconception, "hint": hint}
 
 
-CORRECT = grade("correct", "Yes: the chloroplasts are where it happens.")
-PARTLY = grade("partly", "Water is one input, but not the only one.", hint="Think about what the leaves take from the air.")
+CORRECT = grade("correct", "Yes: the chloroplasts are where it happens.", words="chloroplasts")
+PARTLY = grade("partly", "Water is one input, but not the only one.", words="water",
+               hint="Think about what the leaves take from the air.")
 WRONG = grade("incorrect", "Oxygen is an output, not an input.", misconception="confuses inputs with outputs",
               hint="Which gas do plants take in?")

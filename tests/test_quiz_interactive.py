@@ -44,7 +44,7 @@ def test_quiz_right_partly_hint_retry_reveal_then_revision(openai_server, isolat
         Reply.json(QUESTIONS),
         Reply.json(CORRECT),
         Reply.json(PARTLY),
-        Reply.json(CORRECT),
+        Reply.json(grade("correct", "All three inputs.", words="light and carbon dioxide")),
     )
     child = start(["explain", "Photosynthesis", "--backend", "openai"], openai_server, isolated_env)
     child.expect("feedback›")
@@ -177,7 +177,7 @@ def test_tutor_quiz_on_a_stored_lesson_and_review_of_due_cards(openai_server, is
     make_due_card("Cell biology", "What do mitochondria make?", "ATP, the cell's energy currency.")
     history = tutor(["history"], openai_server, isolated_env)
     assert "1 card due: tutor review" in history.stderr
-    openai_server.enqueue(Reply.json(WRONG), Reply.json(CORRECT))
+    openai_server.enqueue(Reply.json(WRONG), Reply.json(grade("correct", "Yes, ATP.", words="ATP")))
     child = start(["review", "--backend", "openai"], openai_server, isolated_env)
     child.expect("Card 1/1")
     child.expect("What do mitochondria make")

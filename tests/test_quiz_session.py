@@ -92,13 +92,13 @@ def test_answers_are_cleaned_and_bad_ones_refused():
 
 def test_bad_answers_are_reported_and_asked_again_before_grading():
     backend = FakeBackend([json.dumps(CORRECT)])
-    io = ScriptedIO("", "x" * 100_000, "/hint", "chloro\x1b[2Jplasts")
+    io = ScriptedIO("", "x" * 100_000, "/hint", "chloroplasts\x1b[2J\x07")
     result = session(backend, io).run([QUESTION])
     assert io.errors[0].startswith("the answer is empty")
     assert "100,000 characters" in io.errors[1]
     assert io.errors[2].startswith("/hint is not a quiz command")
     assert len(backend.calls) == 1
-    assert "Learner's answer: chloro [2Jplasts" in backend.calls[0][1]["content"]
+    assert "Learner's answer: chloroplasts [2J\n" in backend.calls[0][1]["content"]
     assert result.score == 1
     assert backend.options[0].temperature == 0.0  # grading is greedy
 
@@ -152,10 +152,21 @@ def test_the_key_idea_checklist_decides_the_verdict(states, verdict):
 def test_a_model_verdict_that_disagrees_with_its_checklist_is_overruled():
     from tutor.quiz.grading import grade_answer
 
-    reply = {"key_ideas": [{"idea": "shorter string, more swings", "in_answer": "stated"}], "verdict": "incorrect",
-             "feedback": "f", "misconception": "m", "hint": "h"}
+    reply = {"key_ideas": [{"idea": "shorter string, more swings", "learner_words": "longer string, fewer swings",
+                            "in_answer": "stated"}],
+             "verdict": "incorrect", "feedback": "f", "misconception": "m", "hint": "h"}
     grade = grade_answer(FakeBackend([json.dumps(reply)]), prompts=PromptSet(), question="q", reference="r",
-                         answer="a", options=GenerationOptions())
+                         answer="A longer string makes fewer swings.", options=GenerationOptions())
     assert grade.verdict == "correct"
     assert grade.misconception == "" and grade.hint == ""
     assert grade.reasoning == "shorter string, more swings: stated -> model said incorrect"
+
+
+def test_a_stated_idea_must_quote_words_from_the_answer():
+    from tutor.quiz.grading import checked_idea
+
+    stated = {"idea": "more water", "learner_words": "there is more water", "in_answer": "stated"}
+    assert checked_idea(stated, "Faster, because there is more water.")["in_answer"] == "stated"
+    assert checked_idea(stated, "The water flows much faster.")["in_answer"] == "missing"
+    assert checked_idea({**stated, "learner_words": ""}, "anything")["in_answer"] == "missing"
+    assert checked_idea({**stated, "in_answer": "contradicted"}, "x")["in_answer"] == "contradicted"

@@ -13,7 +13,7 @@ from tutor.backends.openai import OpenAIBackend
 from tutor.quiz.grading import GRADE_SCHEMA
 from tutor.quiz.structured import MalformedReply, ask_json, extract_json, schema_errors
 
-GOOD = {"key_ideas": [{"idea": "i", "in_answer": "stated"}], "verdict": "partly", "feedback": "f", "misconception": "",
+GOOD = {"key_ideas": [{"idea": "i", "learner_words": "w", "in_answer": "stated"}], "verdict": "partly", "feedback": "f", "misconception": "",
         "hint": "h"}
 MESSAGES = [{"role": "user", "content": "grade this"}]
 
@@ -30,7 +30,7 @@ def test_a_valid_grade_has_no_errors():
         ({k: v for k, v in GOOD.items() if k != "hint"}, "reply lacks 'hint'"),
         ({**GOOD, "extra": 1}, "unexpected field 'extra'"),
         ({**GOOD, "feedback": 3}, "reply.feedback should be a string"),
-        ({**GOOD, "key_ideas": [{"idea": "i", "in_answer": "yes"}]}, "reply.key_ideas[0].in_answer should be one of"),
+        ({**GOOD, "key_ideas": [{"idea": "i", "learner_words": "", "in_answer": "yes"}]}, "reply.key_ideas[0].in_answer should be one of"),
     ],
 )
 def test_schema_errors_name_the_problem(value, problem):

@@ -6,6 +6,7 @@ benchmark measures exactly what the learner gets.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -18,6 +19,7 @@ from tutor.quiz.structured import ask_json
 
 VERDICTS = ("correct", "partly", "incorrect")
 IDEA_STATES = ("stated", "missing", "contradicted")
+QUOTE_MATCH = 0.6  # share of the quoted words that must occur in the learner's answer
 MAX_ANSWER_CHARS = 2000  # a short answer; longer text is pasted by mistake
 
 GRADE_SCHEMA: dict[str, Any] = {
@@ -31,9 +33,10 @@ GRADE_SCHEMA: dict[str, Any] = {
                 "type": "object",
                 "properties": {
                     "idea": {"type": "string"},
+                    "learner_words": {"type": "string"},
                     "in_answer": {"type": "string", "enum": list(IDEA_STATES)},
                 },
-                "required": ["idea", "in_answer"],
+                "required": ["idea", "learner_words", "in_answer"],
                 "additionalProperties": False,
             },
         },
@@ -115,8 +118,9 @@ def grade_answer(
     """
     messages = grading_messages(prompts, question=question, reference=reference, answer=answer)
     value = ask_json(backend, messages, GRADE_SCHEMA, options, what="grading reply")
-    verdict = verdict_from_ideas(value["key_ideas"]) or value["verdict"]
-    reasoning = "; ".join(f"{i['idea'].strip()}: {i['in_answer']}" for i in value["key_ideas"])
+    ideas = [checked_idea(idea, answer) for idea in value["key_ideas"]]
+    verdict = verdict_from_ideas(ideas) or value["verdict"]
+    reasoning = "; ".join(f"{i['idea'].strip()}: {i['in_answer']}" for i in ideas)
     return Grade(
         verdict=verdict,
         feedback=value["feedback"].strip(),
@@ -124,6 +128,22 @@ def grade_answer(
         hint="" if verdict == "correct" else value["hint"].strip(),
         reasoning=f"{reasoning} -> model said {value['verdict']}",
     )
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", text.lower())
+
+
+def checked_idea(idea: dict[str, str], answer: str) -> dict[str, str]:
+    """An idea the model calls "stated" only counts when the learner's words it quotes are in
+    the answer: small models mark reference ideas as stated on the strength of the reference
+    alone (BENCHMARKS.md, "Grading accuracy")."""
+    if idea["in_answer"] != "stated":
+        return idea
+    quoted, present = _words(idea.get("learner_words", "")), set(_words(answer))
+    if quoted and sum(word in present for word in quoted) >= QUOTE_MATCH * len(quoted):
+        return idea
+    return {**idea, "in_answer": "missing"}
 
 
 def verdict_from_ideas(ideas: list[dict[str, str]]) -> str | None:
