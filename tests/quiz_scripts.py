@@ -36,3 +36,20 @@ PARTLY = grade("partly", "Water is one input, but not the only one.", words="wat
                hint="Think about what the leaves take from the air.")
 WRONG = grade("incorrect", "Oxygen is an output, not an input.", misconception="confuses inputs with outputs",
               hint="Which gas do plants take in?")
+
+
+def make_due_card(topic: str, question: str, reference: str) -> None:
+    """A review card made by a quiz a day ago and answered wrong then: due now."""
+    from datetime import datetime, timedelta, timezone
+
+    from tutor.history.db import connect
+    from tutor.quiz.review import ReviewDeck
+
+    conn = connect()
+    try:
+        day_ago = datetime.now(timezone.utc) - timedelta(days=1)
+        ReviewDeck(conn, now=lambda: day_ago).add(
+            lesson_id=None, topic=topic, question=question, reference=reference, concept=topic, outcome="incorrect"
+        )
+    finally:
+        conn.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typer.testing import CliRunner
 
 from fakes import FakeBackend
+from quiz_scripts import make_due_card
 from tutor.cli import Dependencies, app
 from tutor.history.store import HistoryStore
 
@@ -79,3 +80,13 @@ def test_quiz_on_a_new_topic_explains_first_and_empty_topic_is_refused():
     assert "Things fall." in result.stdout
     assert result.exit_code == 1
     assert "quiz questions was malformed twice" in result.stderr
+
+
+def test_explain_says_how_many_cards_are_due_in_one_dim_line():
+    make_due_card("Cells", "What do mitochondria make?", "ATP")
+    make_due_card("Cells", "What does a ribosome make?", "Proteins")
+    result, _ = run(["explain", "X", "--no-feedback"], tty=False)
+    assert result.exit_code == 0
+    assert result.stderr.splitlines()[0] == "2 cards due: tutor review"
+    result, _ = run(["explain", "X", "--no-feedback", "--no-history"], tty=False)
+    assert "cards due" not in result.stderr

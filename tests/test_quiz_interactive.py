@@ -11,7 +11,7 @@ import sys
 import pexpect
 
 from openai_server import Reply
-from quiz_scripts import CORRECT, EXPLANATION, PARTLY, QUESTIONS, WRONG, grade
+from quiz_scripts import CORRECT, EXPLANATION, PARTLY, QUESTIONS, WRONG, grade, make_due_card
 from test_interactive import ANSI, TIMEOUT, spawn, tutor_env
 
 
@@ -190,23 +190,6 @@ def test_tutor_quiz_on_a_stored_lesson_and_review_of_due_cards(openai_server, is
     child.expect("reviewed 1 card, 0 right")  # right only after the hint: rated Hard, not Good
     finish(child)
     assert "card due" not in tutor(["history"], openai_server, isolated_env).stderr
-
-
-def make_due_card(topic: str, question: str, reference: str) -> None:
-    """A card made by a quiz a day ago and answered wrong then: due now."""
-    from datetime import datetime, timedelta, timezone
-
-    from tutor.history.db import connect
-    from tutor.quiz.review import ReviewDeck
-
-    conn = connect()
-    try:
-        day_ago = datetime.now(timezone.utc) - timedelta(days=1)
-        ReviewDeck(conn, now=lambda: day_ago).add(
-            lesson_id=None, topic=topic, question=question, reference=reference, concept=topic, outcome="incorrect"
-        )
-    finally:
-        conn.close()
 
 
 def test_socratic_mode_asks_first_climbs_the_hint_ladder_and_reveals(openai_server, isolated_env):
