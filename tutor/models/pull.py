@@ -1,0 +1,455 @@
+"""`tutor pull`: one GGUF file from the Hugging Face Hub into tutor's cache, resumable and verified.
+
+Layout: `cache_dir()/models/pulled/<owner>--<name>/<file>` and a record `<file>.json` beside it
+(repo, file, revision, commit, size, sha256, pulled_at). A file counts as pulled only when its
+record exists and its size matches; the record is written after the sha256 check passed.
+
+Bytes arrive in a hidden `.<file>.<hash>.part` file that survives an interrupted run, so the
+next `tutor pull` continues it with an HTTP Range request. huggingface_hub's own
+`hf_hub_download` cannot do that any more (since 1.x it writes to a per-process temporary file
+and deletes it on failure), so this module drives its lower-level `http_get` instead, which
+keeps its in-process retries (a dropped connection resumes at once).
+
+huggingface_hub is imported only inside `pull`: `find_pulled` and `list_pulled` run on every
+model lookup and must stay cheap.
+"""
+
+from __future__ import annotations
+
+import errno
+import glob
+import hashlib
+import json
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path, PurePosixPath
+from typing import Any, Protocol
+
+from tutor import paths
+from tutor.atomic import atomic_write
+from tutor.errors import PullError
+from tutor.models.suggested import SUGGESTED
+
+_REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
+_SPLIT_PART = re.compile(r"-\d{5}-of-\d{5}\.gguf$", re.IGNORECASE)
+_DEFAULT_QUANT = "q4_k_m"
+_TRUE = {"1", "ON", "YES", "TRUE"}  # huggingface_hub's spelling of a true environment variable
+_METADATA_TIMEOUT_S = 15.0
+_HASH_BLOCK = 1 << 20
+_FREE_SPACE_MARGIN = 64 << 20  # keep a little room for the record and the rest of the system
+_LISTED_FILES = 8  # file names an error message lists before "and N more"
+_DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
+class PullProgress(Protocol):
+    """Told how a pull advances. `stage` is "download" or "verify"; `done` of `total` bytes."""
+
+    def __call__(self, stage: str, done: int, total: int) -> None: ...
+
+
+@dataclass(frozen=True)
+class PulledModel:
+    """A GGUF file in the cache whose record says it was pulled and verified."""
+
+    repo: str
+    file: str
+    path: Path
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class _RemoteFile:
+    repo: str
+    file: str
+    revision: str
+    commit: str
+    size: int
+    sha256: str | None  # the hub's LFS sha256; None for a small file kept in git
+    git_sha1: str | None  # the git blob id, the only hash the hub gives for a non-LFS file
+
+
+def pulled_dir() -> Path:
+    return paths.cache_dir() / "models" / "pulled"
+
+
+def parse_spec(spec: str) -> tuple[str, str | None]:
+    """`qwen2.5-3b`, `owner/name` or `owner/name:file.gguf` -> (repo, file or None).
+
+    Raises:
+        PullError: the text is none of those.
+    """
+    spec = spec.strip()
+    if spec.lower() in SUGGESTED:
+        model = SUGGESTED[spec.lower()]
+        return model.repo, model.file
+    repo, colon, file = spec.partition(":")
+    if not _REPO_ID.fullmatch(repo) or "--" in repo or ".." in repo:
+        names = ", ".join(SUGGESTED)
+        raise PullError(f"{spec!r} is not a Hugging Face repo id (owner/name) or a suggested model ({names})")
+    if colon:
+        _check_file_name(file)
+    return repo, file or None
+
+
+def find_pulled(spec: str) -> Path | None:
+    """The pulled file that `--model` text names, if it is in the cache and intact.
+
+    `spec` is a suggested name, a repo id, or `REPO:FILE`. For a bare repo id with several pulled
+    files, the Q4_K_M one wins, else the one pulled last. Anything else (a path, an unknown
+    name) gives None, so callers can try their other kinds of model first or after.
+    """
+    try:
+        repo, file = parse_spec(spec)
+    except PullError:
+        return None
+    matches = [m for m in list_pulled() if m.repo.lower() == repo.lower() and (file is None or m.file == file)]
+    if not matches:
+        return None
+    matches.sort(key=lambda m: (_DEFAULT_QUANT in m.file.lower(), m.path.stat().st_mtime), reverse=True)
+    return matches[0].path
+
+
+def list_pulled() -> list[PulledModel]:
+    """Every pulled model whose file is present with the size its record gives, sorted by repo."""
+    found = []
+    root = pulled_dir()
+    for record_path in sorted(root.glob("*/*.json")) if root.is_dir() else ():
+        model = _read_record(record_path)
+        if model is not None:
+            found.append(model)
+    return found
+
+
+def choose_gguf(repo: str, files: list[str], wanted: str | None = None) -> str:
+    """The file to pull: `wanted` if given, else the repo's one Q4_K_M file, else its only GGUF.
+
+    Raises:
+        PullError: no GGUF, `wanted` missing, only split GGUFs, or several files and no way to choose.
+    """
+    ggufs = sorted(f for f in files if f.lower().endswith(".gguf"))
+    if wanted is not None:
+        if wanted not in files:
+            raise PullError(f"{repo} has no file {wanted}; its GGUF files: {_some(ggufs) or 'none'}")
+        if not wanted.lower().endswith(".gguf"):
+            raise PullError(f"{wanted} is not a .gguf file; tutor pulls GGUF models only")
+        if _SPLIT_PART.search(wanted):
+            raise PullError(f"{wanted} is one part of a split GGUF, which tutor pull does not join; choose a single-file GGUF")
+        return wanted
+    if not ggufs:
+        raise PullError(f"{repo} has no .gguf files; tutor pulls GGUF models (their repos usually end in -GGUF)")
+    # Split parts need joining and mmproj files are vision add-ons, not models: neither is a default.
+    whole = [f for f in ggufs if not _SPLIT_PART.search(f) and not PurePosixPath(f).name.lower().startswith("mmproj")]
+    if not whole:
+        raise PullError(
+            f"{repo} has only split GGUF files ({_some(ggufs)}), which tutor pull does not join yet; choose another repo"
+        )
+    preferred = [f for f in whole if _DEFAULT_QUANT in f.lower()]
+    if len(preferred) == 1:
+        return preferred[0]
+    if len(whole) == 1 and not preferred:
+        return whole[0]
+    choices = preferred or whole
+    raise PullError(f"{repo} has several GGUF files ({_some(choices)}); choose one with --file NAME.gguf")
+
+
+def pull(
+    spec: str,
+    *,
+    file: str | None = None,
+    revision: str = "main",
+    endpoint: str | None = None,
+    progress: PullProgress | None = None,
+) -> PulledModel:
+    """Download `spec` (see `parse_spec`) into the cache, or find it there already, verified.
+
+    Args:
+        file: the GGUF file to take; the default is chosen by `choose_gguf`.
+        endpoint: the hub's address; `HF_ENDPOINT` or huggingface.co when None.
+        progress: told about the download and the sha256 check.
+
+    Raises:
+        PullError: offline, not found, nothing to choose, disk full or unwritable, hash mismatch,
+            or the connection failed (a partial download is kept for the next run).
+    """
+    repo, named_file = parse_spec(spec)
+    if file is not None and named_file is not None and file != named_file:
+        raise PullError(f"{spec} already names the file {named_file}; drop --file {file}")
+    wanted = file or named_file
+    if wanted is not None:
+        _check_file_name(wanted)
+    _refuse_offline()
+    remote = _remote_file(repo, wanted, revision, endpoint)
+    return _fetch_verified(remote, endpoint, progress)
+
+
+def _remote_file(repo: str, wanted: str | None, revision: str, endpoint: str | None) -> _RemoteFile:
+    from huggingface_hub import HfApi
+
+    try:
+        info = HfApi(endpoint=endpoint).model_info(
+            repo, revision=revision, files_metadata=True, timeout=_METADATA_TIMEOUT_S
+        )
+    except Exception as exc:
+        raise _hub_error(exc, repo, revision) from None
+    siblings = {s.rfilename: s for s in info.siblings or []}
+    name = choose_gguf(repo, list(siblings), wanted)
+    _check_file_name(name)  # the name comes from the server: it becomes a local path
+    sibling = siblings[name]
+    size = sibling.lfs.size if sibling.lfs else sibling.size
+    if size is None or (sibling.lfs is None and not sibling.blob_id):
+        raise PullError(f"the hub lists no size or hash for {name} in {repo}, so it cannot be verified")
+    return _RemoteFile(
+        repo=repo,
+        file=name,
+        revision=revision,
+        commit=info.sha or revision,
+        size=int(size),
+        sha256=sibling.lfs.sha256.lower() if sibling.lfs else None,
+        git_sha1=None if sibling.lfs else sibling.blob_id,
+    )
+
+
+def _fetch_verified(remote: _RemoteFile, endpoint: str | None, progress: PullProgress | None) -> PulledModel:
+    directory = pulled_dir() / remote.repo.replace("/", "--")
+    target = directory / _local_name(remote.file)
+    ready = _already_pulled(target, remote)
+    if ready is not None:
+        return ready
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PullError(f"cannot create {directory}: {exc.strerror}; set TUTOR_HOME to a writable folder") from None
+    key = (remote.sha256 or remote.git_sha1 or "")[:16]
+    partial = directory / f".{target.name}.{key}.part"
+    with _only_puller(directory / f".{target.name}.lock", remote.file):
+        for stale in directory.glob(f".{glob.escape(target.name)}.*.part"):
+            if stale != partial:
+                stale.unlink(missing_ok=True)  # left by an older revision of the file
+        done = partial.stat().st_size if partial.exists() else 0
+        if done > remote.size:
+            partial.unlink()
+            done = 0
+        _check_free_space(directory, remote.size - done, remote.file)
+        if done < remote.size:
+            _download(remote, partial, done, endpoint, progress)
+        sha256 = _verify(partial, remote, progress)
+        try:
+            os.replace(partial, target)
+            _write_record(target, remote, sha256)
+        except OSError as exc:
+            raise _disk_error(exc, target) from None
+    return PulledModel(remote.repo, remote.file, target, remote.size, sha256)
+
+
+def _download(remote: _RemoteFile, partial: Path, done: int, endpoint: str | None, progress: PullProgress | None) -> None:
+    import httpx2
+    from huggingface_hub import hf_hub_url
+    from huggingface_hub.errors import HfHubHTTPError
+    from huggingface_hub.file_download import http_get
+    from huggingface_hub.utils import build_hf_headers
+
+    url = hf_hub_url(remote.repo, remote.file, revision=remote.commit, endpoint=endpoint)
+
+    def progress_bar(**bar: Any) -> _ProgressBar:
+        return _ProgressBar(progress, remote.size, bar.get("initial", 0))
+
+    try:
+        with open(partial, "ab") as out:
+            http_get(
+                url,
+                out,
+                resume_size=done,
+                headers=build_hf_headers(),
+                expected_size=remote.size,
+                displayed_filename=remote.file,
+                tqdm_class=progress_bar,  # any callable returning a context manager with update(n)
+            )
+    except (HfHubHTTPError, httpx2.HTTPError, ConnectionError) as exc:
+        raise _hub_error(exc, remote.repo, remote.revision, resumable=True) from None
+    except OSError as exc:
+        if exc.errno is None:  # http_get's own "Consistency check failed": fewer bytes than promised
+            raise PullError(f"the download of {remote.file} ended early; run the same command again to resume") from None
+        raise _disk_error(exc, partial) from None
+
+
+class _ProgressBar:
+    """The part of tqdm's interface that huggingface_hub's `http_get` uses, reporting to a PullProgress."""
+
+    def __init__(self, progress: PullProgress | None, total: int, initial: int) -> None:
+        self.progress = progress
+        self.total = total
+        self.done = initial
+        self._report()
+
+    def update(self, n: int = 1) -> None:
+        self.done += n  # negative when the server ignored a Range request and the file restarts
+        self._report()
+
+    def _report(self) -> None:
+        if self.progress is not None:
+            self.progress("download", self.done, self.total)
+
+    def __enter__(self) -> _ProgressBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _verify(partial: Path, remote: _RemoteFile, progress: PullProgress | None) -> str:
+    """The sha256 of the downloaded bytes, after checking them against the hub; a bad file is deleted."""
+    actual_size = partial.stat().st_size
+    sha256, git_sha1 = hashlib.sha256(), hashlib.sha1(f"blob {actual_size}\0".encode())
+    done = 0
+    with open(partial, "rb") as data:
+        while block := data.read(_HASH_BLOCK):
+            sha256.update(block)
+            if remote.sha256 is None:
+                git_sha1.update(block)
+            done += len(block)
+            if progress is not None:
+                progress("verify", done, actual_size)
+    expected, actual = (remote.sha256, sha256.hexdigest()) if remote.sha256 else (remote.git_sha1, git_sha1.hexdigest())
+    if actual_size != remote.size or actual != expected:
+        partial.unlink(missing_ok=True)
+        raise PullError(
+            f"{remote.file} from {remote.repo} does not match the hub's checksum "
+            f"(expected {str(expected)[:12]}…, got {actual[:12]}…, {actual_size} of {remote.size} bytes); "
+            "the download was deleted, run the command again"
+        )
+    return sha256.hexdigest()
+
+
+def _already_pulled(target: Path, remote: _RemoteFile) -> PulledModel | None:
+    model = _read_record(target.with_name(target.name + ".json"))
+    if model is not None and remote.sha256 is not None and model.sha256 == remote.sha256:
+        return model
+    return None
+
+
+def _write_record(target: Path, remote: _RemoteFile, sha256: str) -> None:
+    record = {
+        "repo": remote.repo,
+        "file": remote.file,
+        "revision": remote.revision,
+        "commit": remote.commit,
+        "size": remote.size,
+        "sha256": sha256,
+        "pulled_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    text = json.dumps(record, indent=2) + "\n"
+    atomic_write(target.with_name(target.name + ".json"), lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def _read_record(record_path: Path) -> PulledModel | None:
+    """The record's model if the record is sound and the file beside it has the recorded size."""
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        repo, file, size, sha256 = record["repo"], record["file"], record["size"], record["sha256"]
+        if not (isinstance(repo, str) and isinstance(file, str) and isinstance(size, int) and isinstance(sha256, str)):
+            return None
+        path = record_path.with_name(record_path.name.removesuffix(".json"))
+        if path.name != _local_name(file) or path.stat().st_size != size:
+            return None
+    except (OSError, ValueError, KeyError, TypeError, PullError):
+        return None
+    return PulledModel(repo, file, path, size, sha256)
+
+
+def _local_name(file: str) -> str:
+    _check_file_name(file)
+    return file.replace("/", "--")
+
+
+def _check_file_name(file: str) -> None:
+    parts = PurePosixPath(file).parts
+    if not file or file.startswith("/") or "\\" in file or any(p in ("", ".", "..") or p.startswith(".") for p in parts):
+        raise PullError(f"{file!r} is not a file name inside a repo")
+
+
+def _refuse_offline() -> None:
+    # huggingface_hub reads the same variables (once, at import); checking first fails at once.
+    value = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE") or ""
+    if value.upper() in _TRUE:
+        raise PullError(
+            "offline (HF_HUB_OFFLINE is set): tutor pull needs the internet; unset it, or use a model you have (tutor models)"
+        )
+
+
+def _hub_error(exc: Exception, repo: str, revision: str, *, resumable: bool = False) -> Exception:
+    """One line for a failure to talk to the hub; other exceptions come back unchanged."""
+    import httpx2
+    from huggingface_hub import errors
+
+    again = "; run the same command again to resume" if resumable else ""
+    if isinstance(exc, errors.OfflineModeIsEnabled):
+        return PullError("offline (HF_HUB_OFFLINE is set): tutor pull needs the internet; unset it")
+    if isinstance(exc, errors.GatedRepoError):
+        return PullError(f"{repo} is gated: accept its terms on huggingface.co, then log in with `hf auth login`")
+    if isinstance(exc, errors.RepositoryNotFoundError):
+        return PullError(f"no model repo {repo} on the Hugging Face Hub (check the name; private repos need `hf auth login`)")
+    if isinstance(exc, errors.RevisionNotFoundError):
+        return PullError(f"{repo} has no revision {revision}")
+    if isinstance(exc, errors.RemoteEntryNotFoundError):
+        return PullError(f"the hub no longer has this file in {repo}{again}")
+    if isinstance(exc, errors.HfHubHTTPError):
+        status = exc.response.status_code if exc.response is not None else "?"
+        return PullError(f"the Hugging Face Hub answered HTTP {status} for {repo}; try again later{again}")
+    if isinstance(exc, (httpx2.HTTPError, ConnectionError)):
+        return PullError(f"cannot reach the Hugging Face Hub ({type(exc).__name__}): check your connection{again}")
+    return exc
+
+
+def _disk_error(exc: OSError, path: Path) -> PullError:
+    if exc.errno is not None and exc.errno in _DISK_FULL:
+        return PullError(f"the disk is full while writing {path}; free some space and run the command again to resume")
+    return PullError(f"cannot write {path}: {exc.strerror or exc}; set TUTOR_HOME to a writable folder")
+
+
+def _check_free_space(directory: Path, needed: int, file: str) -> None:
+    free = shutil.disk_usage(directory).free
+    if free < needed + _FREE_SPACE_MARGIN:
+        raise PullError(
+            f"not enough disk space for {file}: it needs {_human(needed)} more and {directory} has {_human(free)} free; "
+            "free some space or set TUTOR_HOME elsewhere"
+        )
+
+
+@contextmanager
+def _only_puller(lock_path: Path, file: str) -> Iterator[None]:
+    """Two pulls appending to one partial file would corrupt it: the second one stops instead."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks here; the sha256 check still catches a mix-up
+        yield
+        return
+    try:
+        handle = open(lock_path, "w")
+    except OSError as exc:
+        raise _disk_error(exc, lock_path) from None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise PullError(f"another tutor pull is downloading {file} now; wait for it to finish") from None
+        yield
+
+
+def _some(names: list[str]) -> str:
+    shown = ", ".join(names[:_LISTED_FILES])
+    more = len(names) - _LISTED_FILES
+    return f"{shown} and {more} more" if more > 0 else shown
+
+
+def _human(size: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size} B"
