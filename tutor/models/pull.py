@@ -1,17 +1,15 @@
 """`tutor pull`: one GGUF file from the Hugging Face Hub into tutor's cache, resumable and verified.
 
-Layout: `cache_dir()/models/pulled/<owner>--<name>/<file>` and a record `<file>.json` beside it
-(repo, file, revision, commit, size, sha256, pulled_at). A file counts as pulled only when its
-record exists and its size matches; the record is written after the sha256 check passed.
-
+Where files go and how `--model` finds them again is `tutor.models.pulled`; this module fetches.
 Bytes arrive in a hidden `.<file>.<hash>.part` file that survives an interrupted run, so the
-next `tutor pull` continues it with an HTTP Range request. huggingface_hub's own
-`hf_hub_download` cannot do that any more (since 1.x it writes to a per-process temporary file
-and deletes it on failure), so this module drives its lower-level `http_get` instead, which
-keeps its in-process retries (a dropped connection resumes at once).
+next `tutor pull` continues it with an HTTP Range request. huggingface_hub's `hf_hub_download`
+cannot do that any more (it writes to a per-process temporary file and deletes it on failure),
+so this module drives its lower-level `http_get`, which keeps its in-process retries: a dropped
+connection resumes at once. `http_get` writes in 10 MiB chunks, so an interruption loses up to
+the last 10 MiB.
 
-huggingface_hub is imported only inside `pull`: `find_pulled` and `list_pulled` run on every
-model lookup and must stay cheap.
+huggingface_hub is imported inside the functions that talk to the Hub, so importing this module
+(for `find_pulled`) stays cheap.
 """
 
 from __future__ import annotations
@@ -19,25 +17,33 @@ from __future__ import annotations
 import errno
 import glob
 import hashlib
-import json
 import os
 import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
-from tutor import paths
-from tutor.atomic import atomic_write
 from tutor.errors import PullError
-from tutor.models.suggested import SUGGESTED
+from tutor.models.pulled import (
+    DEFAULT_QUANT,
+    PulledModel,
+    check_file_name,
+    find_pulled,
+    list_pulled,
+    local_name,
+    parse_spec,
+    read_record,
+    record_path,
+    repo_dir,
+    write_record,
+)
 
-_REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
+__all__ = ["PullProgress", "PulledModel", "choose_gguf", "find_pulled", "list_pulled", "parse_spec", "pull"]
+
 _SPLIT_PART = re.compile(r"-\d{5}-of-\d{5}\.gguf$", re.IGNORECASE)
-_DEFAULT_QUANT = "q4_k_m"
 _TRUE = {"1", "ON", "YES", "TRUE"}  # huggingface_hub's spelling of a true environment variable
 _METADATA_TIMEOUT_S = 15.0
 _HASH_BLOCK = 1 << 20
@@ -53,17 +59,6 @@ class PullProgress(Protocol):
 
 
 @dataclass(frozen=True)
-class PulledModel:
-    """A GGUF file in the cache whose record says it was pulled and verified."""
-
-    repo: str
-    file: str
-    path: Path
-    size: int
-    sha256: str
-
-
-@dataclass(frozen=True)
 class _RemoteFile:
     repo: str
     file: str
@@ -72,58 +67,6 @@ class _RemoteFile:
     size: int
     sha256: str | None  # the hub's LFS sha256; None for a small file kept in git
     git_sha1: str | None  # the git blob id, the only hash the hub gives for a non-LFS file
-
-
-def pulled_dir() -> Path:
-    return paths.cache_dir() / "models" / "pulled"
-
-
-def parse_spec(spec: str) -> tuple[str, str | None]:
-    """`qwen2.5-3b`, `owner/name` or `owner/name:file.gguf` -> (repo, file or None).
-
-    Raises:
-        PullError: the text is none of those.
-    """
-    spec = spec.strip()
-    if spec.lower() in SUGGESTED:
-        model = SUGGESTED[spec.lower()]
-        return model.repo, model.file
-    repo, colon, file = spec.partition(":")
-    if not _REPO_ID.fullmatch(repo) or "--" in repo or ".." in repo:
-        names = ", ".join(SUGGESTED)
-        raise PullError(f"{spec!r} is not a Hugging Face repo id (owner/name) or a suggested model ({names})")
-    if colon:
-        _check_file_name(file)
-    return repo, file or None
-
-
-def find_pulled(spec: str) -> Path | None:
-    """The pulled file that `--model` text names, if it is in the cache and intact.
-
-    `spec` is a suggested name, a repo id, or `REPO:FILE`. For a bare repo id with several pulled
-    files, the Q4_K_M one wins, else the one pulled last. Anything else (a path, an unknown
-    name) gives None, so callers can try their other kinds of model first or after.
-    """
-    try:
-        repo, file = parse_spec(spec)
-    except PullError:
-        return None
-    matches = [m for m in list_pulled() if m.repo.lower() == repo.lower() and (file is None or m.file == file)]
-    if not matches:
-        return None
-    matches.sort(key=lambda m: (_DEFAULT_QUANT in m.file.lower(), m.path.stat().st_mtime), reverse=True)
-    return matches[0].path
-
-
-def list_pulled() -> list[PulledModel]:
-    """Every pulled model whose file is present with the size its record gives, sorted by repo."""
-    found = []
-    root = pulled_dir()
-    for record_path in sorted(root.glob("*/*.json")) if root.is_dir() else ():
-        model = _read_record(record_path)
-        if model is not None:
-            found.append(model)
-    return found
 
 
 def choose_gguf(repo: str, files: list[str], wanted: str | None = None) -> str:
@@ -145,11 +88,13 @@ def choose_gguf(repo: str, files: list[str], wanted: str | None = None) -> str:
         raise PullError(f"{repo} has no .gguf files; tutor pulls GGUF models (their repos usually end in -GGUF)")
     # Split parts need joining and mmproj files are vision add-ons, not models: neither is a default.
     whole = [f for f in ggufs if not _SPLIT_PART.search(f) and not PurePosixPath(f).name.lower().startswith("mmproj")]
-    if not whole:
+    if not whole and any(_SPLIT_PART.search(f) for f in ggufs):
         raise PullError(
             f"{repo} has only split GGUF files ({_some(ggufs)}), which tutor pull does not join yet; choose another repo"
         )
-    preferred = [f for f in whole if _DEFAULT_QUANT in f.lower()]
+    if not whole:
+        raise PullError(f"{repo} has no model GGUF, only vision projectors ({_some(ggufs)})")
+    preferred = [f for f in whole if DEFAULT_QUANT in f.lower()]
     if len(preferred) == 1:
         return preferred[0]
     if len(whole) == 1 and not preferred:
@@ -182,7 +127,7 @@ def pull(
         raise PullError(f"{spec} already names the file {named_file}; drop --file {file}")
     wanted = file or named_file
     if wanted is not None:
-        _check_file_name(wanted)
+        check_file_name(wanted)
     _refuse_offline()
     remote = _remote_file(repo, wanted, revision, endpoint)
     return _fetch_verified(remote, endpoint, progress)
@@ -199,7 +144,7 @@ def _remote_file(repo: str, wanted: str | None, revision: str, endpoint: str | N
         raise _hub_error(exc, repo, revision) from None
     siblings = {s.rfilename: s for s in info.siblings or []}
     name = choose_gguf(repo, list(siblings), wanted)
-    _check_file_name(name)  # the name comes from the server: it becomes a local path
+    check_file_name(name)  # the name comes from the server: it becomes a local path
     sibling = siblings[name]
     size = sibling.lfs.size if sibling.lfs else sibling.size
     if size is None or (sibling.lfs is None and not sibling.blob_id):
@@ -216,8 +161,8 @@ def _remote_file(repo: str, wanted: str | None, revision: str, endpoint: str | N
 
 
 def _fetch_verified(remote: _RemoteFile, endpoint: str | None, progress: PullProgress | None) -> PulledModel:
-    directory = pulled_dir() / remote.repo.replace("/", "--")
-    target = directory / _local_name(remote.file)
+    directory = repo_dir(remote.repo)
+    target = directory / local_name(remote.file)
     ready = _already_pulled(target, remote)
     if ready is not None:
         return ready
@@ -241,7 +186,15 @@ def _fetch_verified(remote: _RemoteFile, endpoint: str | None, progress: PullPro
         sha256 = _verify(partial, remote, progress)
         try:
             os.replace(partial, target)
-            _write_record(target, remote, sha256)
+            write_record(
+                target,
+                repo=remote.repo,
+                file=remote.file,
+                revision=remote.revision,
+                commit=remote.commit,
+                size=remote.size,
+                sha256=sha256,
+            )
         except OSError as exc:
             raise _disk_error(exc, target) from None
     return PulledModel(remote.repo, remote.file, target, remote.size, sha256)
@@ -327,50 +280,10 @@ def _verify(partial: Path, remote: _RemoteFile, progress: PullProgress | None) -
 
 
 def _already_pulled(target: Path, remote: _RemoteFile) -> PulledModel | None:
-    model = _read_record(target.with_name(target.name + ".json"))
+    model = read_record(record_path(target))
     if model is not None and remote.sha256 is not None and model.sha256 == remote.sha256:
         return model
     return None
-
-
-def _write_record(target: Path, remote: _RemoteFile, sha256: str) -> None:
-    record = {
-        "repo": remote.repo,
-        "file": remote.file,
-        "revision": remote.revision,
-        "commit": remote.commit,
-        "size": remote.size,
-        "sha256": sha256,
-        "pulled_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
-    text = json.dumps(record, indent=2) + "\n"
-    atomic_write(target.with_name(target.name + ".json"), lambda tmp: tmp.write_text(text, encoding="utf-8"))
-
-
-def _read_record(record_path: Path) -> PulledModel | None:
-    """The record's model if the record is sound and the file beside it has the recorded size."""
-    try:
-        record = json.loads(record_path.read_text(encoding="utf-8"))
-        repo, file, size, sha256 = record["repo"], record["file"], record["size"], record["sha256"]
-        if not (isinstance(repo, str) and isinstance(file, str) and isinstance(size, int) and isinstance(sha256, str)):
-            return None
-        path = record_path.with_name(record_path.name.removesuffix(".json"))
-        if path.name != _local_name(file) or path.stat().st_size != size:
-            return None
-    except (OSError, ValueError, KeyError, TypeError, PullError):
-        return None
-    return PulledModel(repo, file, path, size, sha256)
-
-
-def _local_name(file: str) -> str:
-    _check_file_name(file)
-    return file.replace("/", "--")
-
-
-def _check_file_name(file: str) -> None:
-    parts = PurePosixPath(file).parts
-    if not file or file.startswith("/") or "\\" in file or any(p in ("", ".", "..") or p.startswith(".") for p in parts):
-        raise PullError(f"{file!r} is not a file name inside a repo")
 
 
 def _refuse_offline() -> None:
@@ -447,7 +360,7 @@ def _some(names: list[str]) -> str:
     return f"{shown} and {more} more" if more > 0 else shown
 
 
-def _human(size: int) -> str:
+def _human(size: float) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if size < 1000 or unit == "GB":
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
