@@ -137,6 +137,8 @@ def test_pull_takes_the_q4_k_m_file_verifies_it_and_records_it(hub, ggufs, tmp_p
     assert record["size"] == len(ggufs["q4"]) and record["sha256"] == hub.repos[REPO].files[Q4].sha256
     assert record["pulled_at"].endswith("+00:00")
     assert [path for path, _ in hub.downloads()] == [f"/{REPO}/resolve/{hub.repos[REPO].commit}/{Q4}"]
+    assert [(method, path) for method, path, _ in hub.requests][0] == ("GET", f"/api/models/{REPO}/revision/main")
+    assert len(hub.requests) == 2  # the file list, then the file: nothing else reaches out
     assert find_pulled(REPO) == target
 
     again = run_pull(hub, REPO, tmp_path=tmp_path)
