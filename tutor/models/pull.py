@@ -14,7 +14,6 @@ huggingface_hub is imported inside the functions that talk to the Hub, so import
 
 from __future__ import annotations
 
-import errno
 import glob
 import hashlib
 import os
@@ -27,6 +26,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
 from tutor.errors import PullError
+from tutor.models.hub_errors import disk_error, hub_error, refuse_offline
 from tutor.models.pulled import (
     DEFAULT_QUANT,
     PulledModel,
@@ -44,12 +44,10 @@ from tutor.models.pulled import (
 __all__ = ["PullProgress", "PulledModel", "choose_gguf", "find_pulled", "list_pulled", "parse_spec", "pull"]
 
 _SPLIT_PART = re.compile(r"-\d{5}-of-\d{5}\.gguf$", re.IGNORECASE)
-_TRUE = {"1", "ON", "YES", "TRUE"}  # huggingface_hub's spelling of a true environment variable
 _METADATA_TIMEOUT_S = 15.0
 _HASH_BLOCK = 1 << 20
 _FREE_SPACE_MARGIN = 64 << 20  # keep a little room for the record and the rest of the system
 _LISTED_FILES = 8  # file names an error message lists before "and N more"
-_DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 
 class PullProgress(Protocol):
@@ -128,7 +126,7 @@ def pull(
     wanted = file or named_file
     if wanted is not None:
         check_file_name(wanted)
-    _refuse_offline()
+    refuse_offline()
     remote = _remote_file(repo, wanted, revision, endpoint)
     return _fetch_verified(remote, endpoint, progress)
 
@@ -141,7 +139,7 @@ def _remote_file(repo: str, wanted: str | None, revision: str, endpoint: str | N
             repo, revision=revision, files_metadata=True, timeout=_METADATA_TIMEOUT_S
         )
     except Exception as exc:
-        raise _hub_error(exc, repo, revision) from None
+        raise hub_error(exc, repo, revision) from None
     siblings = {s.rfilename: s for s in info.siblings or []}
     name = choose_gguf(repo, list(siblings), wanted)
     check_file_name(name)  # the name comes from the server: it becomes a local path
@@ -196,7 +194,7 @@ def _fetch_verified(remote: _RemoteFile, endpoint: str | None, progress: PullPro
                 sha256=sha256,
             )
         except OSError as exc:
-            raise _disk_error(exc, target) from None
+            raise disk_error(exc, target) from None
     return PulledModel(remote.repo, remote.file, target, remote.size, sha256)
 
 
@@ -224,11 +222,11 @@ def _download(remote: _RemoteFile, partial: Path, done: int, endpoint: str | Non
                 tqdm_class=progress_bar,  # any callable returning a context manager with update(n)
             )
     except (HfHubHTTPError, httpx2.HTTPError, ConnectionError) as exc:
-        raise _hub_error(exc, remote.repo, remote.revision, resumable=True) from None
+        raise hub_error(exc, remote.repo, remote.revision, resumable=True) from None
     except OSError as exc:
         if exc.errno is None:  # http_get's own "Consistency check failed": fewer bytes than promised
             raise PullError(f"the download of {remote.file} ended early; run the same command again to resume") from None
-        raise _disk_error(exc, partial) from None
+        raise disk_error(exc, partial) from None
 
 
 class _ProgressBar:
@@ -286,45 +284,6 @@ def _already_pulled(target: Path, remote: _RemoteFile) -> PulledModel | None:
     return None
 
 
-def _refuse_offline() -> None:
-    # huggingface_hub reads the same variables (once, at import); checking first fails at once.
-    value = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE") or ""
-    if value.upper() in _TRUE:
-        raise PullError(
-            "offline (HF_HUB_OFFLINE is set): tutor pull needs the internet; unset it, or use a model you have (tutor models)"
-        )
-
-
-def _hub_error(exc: Exception, repo: str, revision: str, *, resumable: bool = False) -> Exception:
-    """One line for a failure to talk to the hub; other exceptions come back unchanged."""
-    import httpx2
-    from huggingface_hub import errors
-
-    again = "; run the same command again to resume" if resumable else ""
-    if isinstance(exc, errors.OfflineModeIsEnabled):
-        return PullError("offline (HF_HUB_OFFLINE is set): tutor pull needs the internet; unset it")
-    if isinstance(exc, errors.GatedRepoError):
-        return PullError(f"{repo} is gated: accept its terms on huggingface.co, then log in with `hf auth login`")
-    if isinstance(exc, errors.RepositoryNotFoundError):
-        return PullError(f"no model repo {repo} on the Hugging Face Hub (check the name; private repos need `hf auth login`)")
-    if isinstance(exc, errors.RevisionNotFoundError):
-        return PullError(f"{repo} has no revision {revision}")
-    if isinstance(exc, errors.RemoteEntryNotFoundError):
-        return PullError(f"the hub no longer has this file in {repo}{again}")
-    if isinstance(exc, errors.HfHubHTTPError):
-        status = exc.response.status_code if exc.response is not None else "?"
-        return PullError(f"the Hugging Face Hub answered HTTP {status} for {repo}; try again later{again}")
-    if isinstance(exc, (httpx2.HTTPError, ConnectionError)):
-        return PullError(f"cannot reach the Hugging Face Hub ({type(exc).__name__}): check your connection{again}")
-    return exc
-
-
-def _disk_error(exc: OSError, path: Path) -> PullError:
-    if exc.errno is not None and exc.errno in _DISK_FULL:
-        return PullError(f"the disk is full while writing {path}; free some space and run the command again to resume")
-    return PullError(f"cannot write {path}: {exc.strerror or exc}; set TUTOR_HOME to a writable folder")
-
-
 def _check_free_space(directory: Path, needed: int, file: str) -> None:
     free = shutil.disk_usage(directory).free
     if free < needed + _FREE_SPACE_MARGIN:
@@ -345,7 +304,7 @@ def _only_puller(lock_path: Path, file: str) -> Iterator[None]:
     try:
         handle = open(lock_path, "w")
     except OSError as exc:
-        raise _disk_error(exc, lock_path) from None
+        raise disk_error(exc, lock_path) from None
     with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
