@@ -343,6 +343,9 @@ from tutor.cli_train import sample, train  # noqa: E402
 
 app.command(rich_help_panel="Models")(train)
 app.command(rich_help_panel="Models")(sample)
+from tutor.cli_pull import pull  # noqa: E402
+
+app.command(rich_help_panel="Models")(pull)
 
 
 

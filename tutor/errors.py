@@ -32,6 +32,10 @@ class ModelError(TutorError):
     """A local model cannot be found, loaded or used."""
 
 
+class PullError(TutorError):
+    """`tutor pull` cannot fetch, verify or store a model: offline, not found, disk, hash mismatch."""
+
+
 class BackendError(TutorError):
     """A backend failed to produce an answer.
 
