@@ -40,15 +40,13 @@ def collect_models(
     rows = []
     for model in SHIPPED.values():
         try:
-            parts = shipped.part_paths(model)
+            shipped.part_paths(model)
         except ModelError:
-            ready, path = f"no: {model.install_hint}", "-"
+            ready = f"no: {model.install_hint}"
         else:
-            ready = "yes" if shipped.is_ready(model) else "yes (assembled and verified on first use)"
-            path = _short(parts[0] if len(parts) == 1 else shipped.gguf_cache() / model.file_name)
-        kind = f"shipped GGUF, {model.title}, RAM {model.ram}"
+            ready = "yes" if shipped.is_ready(model) else "yes, verified on first use"
         name = f"{model.name} (default)" if model.name == default_local else model.name
-        rows.append(ModelRow(name, kind, None, model.size, path, ready))
+        rows.append(ModelRow(name, f"{model.title}, needs RAM {model.ram}", model.parameters, model.size, "-", ready))
     rows += _pulled_rows()
     trained = modelstore.trained_models_dir()
     for directory in sorted(trained.iterdir()) if trained.is_dir() else []:
@@ -65,10 +63,8 @@ def collect_models(
 
 
 def _pulled_rows() -> list[ModelRow]:
-    try:
-        from tutor.models.pull import list_pulled
-    except ImportError:  # huggingface_hub is part of the local extra
-        return []
+    from tutor.models.pulled import list_pulled
+
     return [
         ModelRow(f"{m.repo}:{m.file}", "pulled GGUF (tutor pull)", None, m.size, _short(m.path), "yes")
         for m in list_pulled()
@@ -108,11 +104,11 @@ def human_bytes(n: int | None) -> str:
 
 
 def models_table(rows: list[ModelRow]) -> Table:
-    table = Table(title="Models")
-    for column in ("name", "kind", "parameters", "size on disk", "path", "ready"):
-        table.add_column(column, overflow="fold", no_wrap=column in ("name", "path"))
+    table = Table(title="Models (use the name with --model)")
+    for column in ("name", "kind", "parameters", "size on disk", "ready", "path"):
+        table.add_column(column, overflow="fold", no_wrap=column in ("name", "parameters", "size on disk"))
     for r in rows:
-        table.add_row(r.name, r.kind, human_count(r.parameters), human_bytes(r.size), r.path, r.ready)
+        table.add_row(r.name, r.kind, human_count(r.parameters), human_bytes(r.size), r.ready, r.path)
     return table
 
 
