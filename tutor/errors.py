@@ -48,6 +48,10 @@ class BackendError(TutorError):
         self.partial = partial
 
 
+class ContextOverflow(BackendError):
+    """The request does not fit the model's context, even with earlier turns left out."""
+
+
 class AuthenticationError(BackendError):
     """The server refused the credentials (HTTP 401/403)."""
 
