@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Annotated, Any, Callable, Optional
 
 import typer
 from rich.console import Console
-from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 from tutor import __version__
+from tutor.cli_help import GroupedHelpGroup, TutorCommand
 from tutor.errors import TutorError
-from tutor.ui import control_keys_not_echoed, print_error, stderr_console
+from tutor.ui import control_keys_not_echoed, print_error, stderr_console, stdout_console
 
 if TYPE_CHECKING:
     from tutor.config import Settings
@@ -45,7 +45,7 @@ class Dependencies:
     out: Optional[Console] = None
 
 
-class TutorGroup(TyperGroup):
+class TutorGroup(GroupedHelpGroup):
     """Turns domain errors and Ctrl-C into one line on stderr and an exit code, never a traceback."""
 
     def invoke(self, ctx: Any) -> Any:
@@ -118,7 +118,7 @@ MODEL = "Model"
 OUTPUT = "Output"
 
 
-@app.command()
+@app.command(cls=TutorCommand)
 def explain(
     ctx: typer.Context,
     topic: Annotated[str, typer.Argument(help='What to learn, e.g. "Transformers in ML".')],
@@ -239,7 +239,7 @@ def run_lesson(
         from tutor.backends.select import build_backend
     else:
         build_backend = deps.build_backend
-    out = deps.out or Console()
+    out = deps.out or stdout_console()
     err = stderr_console()
     notify = lambda message: print_notice(err, message)  # noqa: E731
     progress = RichLoadProgress(console=err)
@@ -302,7 +302,7 @@ def _line_reader(err: Console):
     return read_line
 
 
-@app.command()
+@app.command(cls=TutorCommand)
 def config(
     backend: Annotated[Optional[BackendChoice], typer.Option(help="As for explain.")] = None,
     model: Annotated[Optional[str], typer.Option(help="As for explain.")] = None,
@@ -329,17 +329,17 @@ def config(
     }
     for name, value in shown.items():
         table.add_row(name, value, settings.sources.get(name, "default"), ENV_NAMES[name])
-    Console().print(table)
+    stdout_console().print(table)
 
 
 from tutor.cli_train import sample, train  # noqa: E402
 
-app.command(rich_help_panel="Models")(train)
-app.command(rich_help_panel="Models")(sample)
+app.command(cls=TutorCommand, rich_help_panel="Models")(train)
+app.command(cls=TutorCommand, rich_help_panel="Models")(sample)
 
 
 
-@app.command(rich_help_panel="Models")
+@app.command(cls=TutorCommand, rich_help_panel="Models")
 def models() -> None:
     """List the local models (embedded, converted, trained) and the configured OpenAI model."""
     from tutor.cli_models import models as list_models  # rich.progress and hashing: not for --help
@@ -350,15 +350,15 @@ def models() -> None:
 from tutor.cli_history import delete, export, history, resume, show  # noqa: E402 - needs Dependencies above
 
 HISTORY = "History"
-app.command(rich_help_panel=HISTORY)(history)
-app.command(rich_help_panel=HISTORY)(show)
-app.command(rich_help_panel=HISTORY)(resume)
-app.command(rich_help_panel=HISTORY)(export)
-app.command(rich_help_panel=HISTORY)(delete)
+app.command(cls=TutorCommand, rich_help_panel=HISTORY)(history)
+app.command(cls=TutorCommand, rich_help_panel=HISTORY)(show)
+app.command(cls=TutorCommand, rich_help_panel=HISTORY)(resume)
+app.command(cls=TutorCommand, rich_help_panel=HISTORY)(export)
+app.command(cls=TutorCommand, rich_help_panel=HISTORY)(delete)
 
 from tutor.cli_serve import serve  # noqa: E402
 
-app.command(rich_help_panel="Serve")(serve)
+app.command(cls=TutorCommand, rich_help_panel="Serve")(serve)
 
 
 def main() -> None:

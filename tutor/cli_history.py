@@ -17,7 +17,7 @@ from rich.markup import escape
 
 from tutor.config import BACKENDS
 from tutor.errors import UsageError
-from tutor.ui import stderr_console
+from tutor.ui import stderr_console, stdout_console
 
 if TYPE_CHECKING:
     from tutor.history.records import StoredLesson
@@ -44,7 +44,7 @@ def _consoles(ctx: typer.Context) -> tuple[Console, Console]:
     from tutor.cli import Dependencies
 
     deps = ctx.obj if isinstance(ctx.obj, Dependencies) else Dependencies()
-    return deps.out or Console(), stderr_console()
+    return deps.out or stdout_console(), stderr_console()
 
 
 def _open(err: Console) -> HistoryStore | None:

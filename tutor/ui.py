@@ -13,11 +13,29 @@ from rich.text import Text
 from tutor.backends.base import Usage
 
 
+# A pipe or a file has no width: Rich would hard-wrap at 80 columns and cut table cells.
+UNWRAPPED_WIDTH = 1_000_000
+
+
+def unwrapped_off_terminal(console: Console) -> Console:
+    """`console`, set never to hard-wrap lines or truncate table cells when it does not
+    write to a terminal (a pipe, a file, a CI log)."""
+    if not console.is_terminal:
+        console.width = UNWRAPPED_WIDTH
+        console.soft_wrap = True
+    return console
+
+
 def stderr_console() -> Console:
     """Notices, errors and progress for every command. Bound to the stderr of now, so that a
     library silencing its own output with redirect_stderr cannot hide ours, and without Rich's
     highlighter, which would split "(interrupted)" and error text with colour codes."""
-    return Console(file=sys.stderr, highlight=False)
+    return unwrapped_off_terminal(Console(file=sys.stderr, highlight=False))
+
+
+def stdout_console() -> Console:
+    """Answers, tables and documents (stdout)."""
+    return unwrapped_off_terminal(Console())
 
 
 def print_error(console: Console, message: object) -> None:
