@@ -99,11 +99,13 @@ EXPECTED_JSON = """\
   "backend": "fake",
   "model": "fake-1",
   "prompts": "{prompts}",
+  "notes": [],
   "created_at": "2026-11-18T11:06:40Z",
   "updated_at": "2026-11-18T11:06:40Z",
   "turns": [
     {{
       "feedback": null,
+      "retry": false,
       "answer": "# Entropy\\n\\nDisorder.",
       "status": "done",
       "error": null,
@@ -118,6 +120,7 @@ EXPECTED_JSON = """\
     }},
     {{
       "feedback": "simpler",
+      "retry": false,
       "answer": "Heat flows from hot to cold.",
       "status": "done",
       "error": null,
@@ -250,7 +253,7 @@ def test_export_to_a_path_that_cannot_be_written_leaves_no_file(tmp_path):
 
 def test_delete_removes_the_lesson():
     lesson_id = entropy_lesson()
-    result = run(["delete", lesson_id])
+    result = run(["delete", lesson_id, "--yes"])
     assert result.exit_code == 0, result.output
     assert f"deleted {lesson_id} · Entropy" in result.stderr
     assert open_store().lessons() == []
@@ -298,7 +301,10 @@ def test_resume_restores_the_whole_conversation_and_adds_turns_to_the_lesson():
     backend = FakeBackend(["An example: ice melting."])
     result = run(["resume", lesson_id[:4]], backend=backend, tty=True, input="an example\n")
     assert result.exit_code == 0, result.output
-    assert result.stdout == "Heat flows from hot to cold.\nAn example: ice melting.\n"
+    assert result.stdout == (  # stdout is not a terminal: the new answer comes under a rule and headings
+        "Heat flows from hot to cold.\n\n---\n\n## Feedback\n\n> an example\n\n"
+        "## Revised explanation\n\nAn example: ice melting.\n"
+    )
     assert f"resuming {lesson_id} · Entropy · 2 answers" in result.stderr
     sent = backend.calls[0]
     assert [m["role"] for m in sent] == ["system", "user", "assistant", "user", "assistant", "user"]
@@ -342,7 +348,8 @@ def test_resume_after_a_crash_keeps_the_partial_answer():
     backend = FakeBackend(["revised"])
     result = run(["resume", lesson.id], backend=backend, tty=True, input="go on\n")
     assert result.exit_code == 0, result.output
-    assert result.stdout == "who\nrevised\n"
+    assert result.stdout.startswith("who\n") and result.stdout.endswith("## Revised explanation\n\nrevised\n")
+    assert "(interrupted)" in result.stderr
     assert backend.calls[0][2] == {"role": "assistant", "content": "who"}
 
 

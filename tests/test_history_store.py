@@ -82,7 +82,7 @@ def test_a_database_from_a_newer_tutor_is_refused_not_replaced():
     conn = sqlite3.connect(path)
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     conn.close()
-    with pytest.raises(StoreError, match=r"written by a newer tutor \(schema 2, this one knows 1\); upgrade tutor"):
+    with pytest.raises(StoreError, match=rf"written by a newer tutor \(schema {SCHEMA_VERSION + 1}, this one knows {SCHEMA_VERSION}\); upgrade tutor"):
         open_store()
     assert path.exists()
     assert not list(path.parent.glob("*.corrupt-*"))
