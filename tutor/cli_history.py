@@ -266,7 +266,7 @@ def _confirm_delete(ctx: typer.Context, err: Console, lesson: StoredLesson) -> N
     if not stdin_is_tty():
         raise UsageError(f"tutor delete {lesson.id} asks first; without a terminal, add --yes")
     err.print(
-        f"Delete lesson {lesson.id} · {escape(lesson.topic)} · {_answers(len(lesson.turns))}? [y/N] ",
+        f"Delete lesson {lesson.id} · {escape(lesson.topic)} · {_answers(len(lesson.turns))}? \\[y/N] ",
         end="", highlight=False,
     )
     try:
