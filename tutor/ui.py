@@ -39,12 +39,14 @@ def stdout_console() -> Console:
 
 
 def print_error(console: Console, message: object) -> None:
-    """One line on the (stderr) console: `error: ...`."""
-    console.print(f"[bold red]error:[/] {escape(str(message))}", soft_wrap=True, highlight=False)
+    """`error: ...` on the (stderr) console: one line off a terminal; on one, wrapped between
+    words (the terminal's own wrapping would split words and start lines with a space)."""
+    console.print(f"[bold red]error:[/] {escape(str(message))}", soft_wrap=not console.is_terminal, highlight=False)
 
 
 def print_notice(console: Console, message: str) -> None:
-    console.print(f"[yellow]note:[/] {escape(message)}", soft_wrap=True, highlight=False)
+    """`note: ...`, wrapped as `print_error` wraps."""
+    console.print(f"[yellow]note:[/] {escape(message)}", soft_wrap=not console.is_terminal, highlight=False)
 
 
 # Shorter loads are not a wait anyone notices; the footer leaves them out.
