@@ -189,17 +189,17 @@ def resume(
     err.print(f"[dim]resuming {lesson.id} · {escape(lesson.topic)} · {_answers(conversation.answer_count)}[/]")
     if prompt_set.fingerprint() != lesson.prompts:
         print_notice(err, "the prompts changed since this lesson began; new answers use the current ones")
-    if conversation.latest_answer:
-        _print_markdown(conversation.latest_answer, out, plain=plain)
-        ended = next((turn for turn in reversed(lesson.turns) if turn.answer), None)
-        if ended is not None and ended.status in ("interrupted", "error"):
-            err.print("[dim](interrupted)[/]" if ended.status == "interrupted" else "[dim](failed)[/]")
     grounding = None
     if lesson.notes:
         from tutor.cli_notes import restore_grounding
 
         feedbacks = [turn.feedback for turn in lesson.turns if turn.feedback is not None and not turn.retry]
         grounding = restore_grounding(lesson.notes, lesson.topic, feedbacks, prompt_set, err)
+    if conversation.latest_answer:
+        _print_markdown(conversation.latest_answer, out, plain=plain)
+        ended = next((turn for turn in reversed(lesson.turns) if turn.answer), None)
+        if ended is not None and ended.status in ("interrupted", "error"):
+            err.print("[dim](interrupted)[/]" if ended.status == "interrupted" else "[dim](failed)[/]")
     last_feedback = lesson.turns[-1].feedback if lesson.turns else None
     run_lesson(
         ctx, settings, prompt_set, conversation,
