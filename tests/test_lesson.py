@@ -88,6 +88,21 @@ def test_footer_shows_model_tokens_and_speed():
     assert "tok/s" in term.stderr
 
 
+def test_a_backend_switch_says_how_long_the_load_took_and_the_footer_does_not_repeat_it():
+    loads: list[float] = []
+    first, second = FakeBackend(["a"], name="openai"), FakeBackend(["b"], name="local")
+
+    def switch(name):
+        loads.append(3.25)
+        return second
+
+    term = ScriptedTerminal("/backend local", "again", "/quit")
+    make_lesson(first, term, switch_backend=switch,
+                take_load_seconds=lambda: loads.pop() if loads else None).run(interactive=True)
+    assert "now using local:fake-1 (loaded in 3.25 s)" in term.stderr
+    assert "model load" not in term.stderr
+
+
 def test_footer_counts_the_model_load_before_the_first_token_once():
     loads = [2.5]
     term = ScriptedTerminal("again", "/quit")

@@ -20,7 +20,7 @@ from tutor.conversation import Conversation
 from tutor.errors import BackendError, TutorError, UsageError
 from tutor.history.export import answer_heading, document_title
 from tutor.prompts import PromptSet
-from tutor.ui import footer_text, print_error, print_notice
+from tutor.ui import SHOWN_LOAD_S, footer_text, print_error, print_notice
 
 if TYPE_CHECKING:
     from tutor.notes import Grounding
@@ -244,8 +244,10 @@ class Lesson:
                 return first.error.exit_code
             if not interactive:
                 return 130 if first.status == "interrupted" else 0
-        elif not interactive:
-            return 0
+        else:
+            self.take_load_seconds()  # the load came before the prompt, not before an answer
+            if not interactive:
+                return 0
         self.terminal.err.print("[dim]Feedback? (/help for commands, Enter to finish)[/]")
         while True:
             try:
@@ -328,4 +330,6 @@ class Lesson:
         if name not in ("openai", "local"):
             raise UsageError("usage: /backend openai  or  /backend local")
         self.backend = self.switch_backend(name)
-        self.terminal.err.print(f"[green]now using[/] {self.backend.name}:{escape(self.backend.model)}")
+        loaded = self.take_load_seconds()  # waited for here, not before the next answer
+        took = f" (loaded in {loaded:.2f} s)" if loaded is not None and loaded >= SHOWN_LOAD_S else ""
+        self.terminal.err.print(f"[green]now using[/] {self.backend.name}:{escape(self.backend.model)}{took}")
