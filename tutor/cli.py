@@ -38,14 +38,12 @@ class Dependencies:
         build_backend: `(choice, settings, notify=, progress=) -> Backend`; the real one when None.
         stdin_is_tty: whether to run the feedback loop; defaults to `sys.stdin.isatty()`.
         out: console for answers; a new stdout Console when None.
-        err: console for notices, footers and prompts; a new stderr Console when None.
         clock: monotonic seconds, for the model load time in the footer.
     """
 
     build_backend: Optional[Callable[..., Any]] = None
     stdin_is_tty: Optional[Callable[[], bool]] = None
     out: Optional[Console] = None
-    err: Optional[Console] = None
     clock: Optional[Callable[[], float]] = None
 
 
@@ -252,7 +250,7 @@ def run_lesson(
     else:
         build_backend = deps.build_backend
     out = deps.out or stdout_console()
-    err = deps.err or stderr_console()
+    err = stderr_console()
     clock = deps.clock or time.perf_counter
     notify = lambda message: print_notice(err, message)  # noqa: E731
     progress = RichLoadProgress(console=err)
