@@ -111,7 +111,10 @@ def serve(
             highlight=False,
             soft_wrap=True,
         )
-        run_server(app, sock=sock, grace=grace)
+        try:
+            run_server(app, sock=sock, grace=grace)
+        except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it shut down on: that was the plan
+            err.print("[dim]stopped[/]")
     finally:
         sock.close()
 
