@@ -87,10 +87,9 @@ HELDOUT: tuple[Topic, ...] = (
             r"measur|how far|compar|standard error|difference|summar|comput|calculat")),
     )),
     Topic("The life cycle of stars", "astronomy", (
-        _c("nebula", r"nebula",
-           (r"nebula|cloud of (gas|dust)", r"\bgas|dust|collaps|gravity|\bform|born|birth|clump")),
-        _c("gravity and collapse", r"gravity|collapse",
-           (r"gravit", r"collaps|pull|inward|contract|squeez|compress|crush|balanc")),
+        _c("born in a collapsing nebula", r"nebula|gravity|collapse",
+           (r"nebula|cloud of (gas|dust)|gas and dust", r"collaps|gravit|contract|clump|pulls? (it |them )?together"),
+           (r"gravit", r"collaps|pull|inward|contract|squeez|compress|balanc")),
         _c("nuclear fusion", r"fusion",
            (r"fus(ion|es|e|ing)\b", r"hydrogen|helium|nuclei|atoms|core|energy")),
         _c("main sequence", r"main sequence",
