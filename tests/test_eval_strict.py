@@ -8,6 +8,7 @@ issue 11. Loose patterns give the wrong ones credit; strict rules must not.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -87,6 +88,35 @@ def factorial(n):
 
 Each call waits on the call stack until the call below it returns. Without a base case the
 recursion never stops and Python raises RecursionError when the stack runs out.
+""",
+    "How TCP delivers data reliably": """
+**TCP** gives two programs a reliable, ordered stream of bytes on top of IP, which is only best
+effort: IP packets can be lost, duplicated or reordered.
+
+1. **Connection setup.** A three-way handshake opens the connection: SYN, then SYN-ACK, then ACK.
+2. **Sequence numbers** number every byte, so the receiver can reassemble segments in order and drop duplicates.
+3. **Acknowledgements** tell the sender which bytes have arrived (the ACK names the next byte expected).
+4. **Retransmission:** if no ACK comes back before the timer runs out, the sender resends the segment.
+5. **Flow control:** the receiver advertises a window, how much buffer space it has, so a fast
+   sender cannot overwhelm it.
+6. **Congestion control:** slow start and halving the window after a loss keep the sender from flooding the network.
+
+Because the receiver reorders by sequence number, data is delivered in the right order.
+UDP, by contrast, has no handshake and no retransmission: it is connectionless and unreliable.
+""",
+    "Bayes' theorem": """
+Bayes' theorem turns a conditional probability around:
+
+P(H|E) = P(E|H) × P(H) / P(E)
+
+- **Prior** P(H): how likely the hypothesis is before we see any evidence (the base rate).
+- **Likelihood** P(E|H): the probability of the evidence if the hypothesis is true.
+- **Evidence** P(E): the total probability of the evidence over all cases, which normalises the result.
+- **Posterior** P(H|E): our updated belief after seeing the evidence.
+
+Example: a disease is rare (1% of people). Even with a good test, most positive tests are false
+positives, so a positive result still means only about a 16% chance of being sick.
+Note that P(E|H) is not the same as P(H|E); confusing them is a common mistake.
 """,
 }
 
@@ -188,3 +218,21 @@ def test_every_shipped_concept_has_strict_rules_that_compile(eval_set):
             for rule in c.strict:
                 for pattern in (rule,) if isinstance(rule, str) else rule:
                     re.compile(pattern)
+
+
+HELDOUT_NOTES = Path(__file__).resolve().parents[1] / "bench" / "heldout_notes"
+
+
+def test_heldout_notes_come_in_three_shapes_and_state_their_topics_concepts():
+    """One file per held-out topic; each states nearly all of its topic's concepts (the
+    grounded target is reachable), and the shapes differ from bench/notes."""
+    files = sorted(p for p in HELDOUT_NOTES.iterdir() if p.suffix in (".md", ".txt"))
+    assert len(files) == len(HELDOUT)
+    texts = [p.read_text(encoding="utf-8") for p in files]
+    assert sum("```python" in t and "\n    " in t for t in texts) >= 3  # notebooks: code cells and outputs
+    assert sum(len(t.split()) > 800 and t.count("\n## ") >= 5 for t in texts) >= 2  # long lectures
+    assert sum(p.suffix == ".txt" for p in files) >= 1
+    assert "Transformers" in (HELDOUT_NOTES / "transformers-lecture.md").read_text(encoding="utf-8")
+    text = "\n".join(texts)
+    for t in HELDOUT:
+        assert measure(text, t).strict_coverage >= 0.85, t.name

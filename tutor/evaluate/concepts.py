@@ -10,7 +10,7 @@ Every concept has two pattern sets, so a run can be scored both ways on the same
   meaning) or a tuple of expressions that must all match inside one sentence: the term and
   what it does ("the learning rate sets the step size", "queries are compared with keys").
 
-Sentences are cut at `.`, `!` or `?` before a capital, digit or markup, and where a line
+Sentences are cut at `.`, `!` or `?` before a capital, a digit or markup, and where a line
 starts a list item, heading, table row or code line (hard-wrapped prose lines are joined); a
 heading or a short label line ("**Learning rate**", "Step 2:") joins the sentence after it,
 so an answer laid out as Markdown is read the way a learner reads it.
@@ -26,7 +26,7 @@ from typing import Union
 # A strict rule: one regex over the whole text, or regexes that must share one sentence.
 Rule = Union[str, tuple[str, ...]]
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[^a-z\s])")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9*_\"'(\[`#])")
 _LABEL_LINE = re.compile(r"^\s*(#{1,6}\s.*|\*\*[^*]+\*\*:?|[^.!?]{1,60}:)\s*$")
 _BLOCK_START = re.compile(r"^([-*+]\s|\d+[.)]\s|\||>|#)")
 _FENCE = re.compile(r"^(```|~~~)")
