@@ -12,7 +12,8 @@ Every concept has two pattern sets, so a run can be scored both ways on the same
 
 Sentences are cut at `.`, `!` or `?` before a capital, a digit or markup, and where a line
 starts a list item, heading, table row or code line (hard-wrapped prose lines are joined); a
-heading or a short label line ("**Learning rate**", "Step 2:") joins the sentence after it,
+heading, a short label line ("**Learning rate**", "Step 2:") or a sentence that ends a
+paragraph with a colon ("We define it with a limit:") joins the sentence after it,
 so an answer laid out as Markdown is read the way a learner reads it.
 """
 
@@ -69,6 +70,8 @@ def sentences(text: str) -> tuple[str, ...]:
         if label:
             parts[0] = f"{label} {parts[0]}"
             label = ""
+        if parts[-1].endswith(":"):
+            label = parts.pop()  # "We define it with a limit:" introduces the next line
         units.extend(parts)
     if label:
         units.append(label)
