@@ -128,12 +128,12 @@ def main(argv: list[str] | None = None) -> int:
             console.print(f"[red]error:[/] {exc if isinstance(exc, TutorError) else f'not a teach_eval --json file: {exc!r}'}")
             return getattr(exc, "exit_code", 1)
     try:
+        topics = by_name(args.topics.split(",") if args.topics else None, eval_set(args.eval_set))  # before any model loads
         settings = load_settings({"backend": args.backend, "model": args.model, "device": args.device})
         from tutor.backends.select import build_backend
 
         backend = build_backend(args.backend, settings, notify=console.print)
         prompts = PromptSet(args.prompts)
-        topics = by_name(args.topics.split(",") if args.topics else None, eval_set(args.eval_set))
         keys = [k for k in args.kinds.split(",") if k]
         kinds = [k for k in FEEDBACK_KINDS if k.key in keys]
         options = GenerationOptions(temperature=0, seed=args.seed, max_tokens=args.max_tokens,

@@ -136,3 +136,38 @@ def test_copied_share_counts_eight_word_runs_taken_from_the_prompt():
     own = measure("Think of a hiker walking downhill in fog, one careful step at a time.", topic, source=notes)
     assert copied.copied == 1.0 and own.copied == 0.0
     assert measure(notes, topic).copied is None
+
+
+def test_topics_are_chosen_from_the_selected_set_before_any_model_loads():
+    done = teach_eval("--set", "heldout", "--topics", "pythagorean")  # a tuning topic: not in heldout
+    assert done.returncode != 0 and "no eval topic matches pythagorean" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_grounded_runs_store_the_prompt_and_show_the_honesty_columns():
+    from rich.console import Console
+
+    from tutor.evaluate.report import results_table
+
+    passage = "[notes/gd.md §2] The learning rate (step size) controls how big each step is, too large and it diverges."
+
+    class Notes:
+        def __init__(self, topic):
+            pass
+
+        def wrap_system(self, system):
+            return f"{system}\n\n{passage}"
+
+        def wrap(self, request):
+            return request
+
+    copy = "Here's a rewritten version of the notes: the learning rate (step size) controls how big each step is [gd.md §2]."
+    results = run_eval(sequential(FakeBackend([copy])), PromptSet(), [topic_named("Gradient descent")],
+                       GenerationOptions(), kinds=(), ground=Notes)
+    m = results[0].metrics
+    assert m.cites and m.rewrite and 0.2 < m.copied < 1  # the preamble and the citation are its own words
+    assert passage in results_json(results)[0]["prompt"]
+    console = Console(width=200, color_system=None, record=True)
+    console.print(results_table(results, grounded=True, kinds=()))
+    header = console.export_text().splitlines()[1]
+    assert all(name in header for name in ("loose", "strict", "cites", "rewrite", "copied"))
