@@ -139,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
         options = GenerationOptions(temperature=0, seed=args.seed, max_tokens=args.max_tokens,
                                     repetition_penalty=args.repetition_penalty)
         ground = None
+        if args.notes and args.eval_set == "tuning" and any("heldout" in str(n) for n in args.notes):
+            console.print("[yellow]warning: held-out notes with the tuning topics; tune on bench/notes, "
+                          "and report held-out numbers with --set heldout[/]")
         if args.notes:
             from tutor.notes import Grounding, open_index
 
