@@ -253,7 +253,7 @@ HELDOUT: tuple[Topic, ...] = (
         _c("irreversible processes", r"irreversib|reversible",
            (r"irreversib", r"entropy|(can'?t|cannot|never|won'?t) (un|go back|reverse|happen backwards)|ice|mix|egg|spontaneous|one (direction|way)")),
         _c("arrow of time", r"universe|arrow of time",
-           (r"arrow of time|direction of time", r"entropy|increase|forward|past|future|one[- ]way")),
+           (r"arrow of time|direction of time", r"entropy|increase|forward|past|future|one[- ]way|gives time|backwards")),
     )),
     Topic("Transformers in ML", "ML", (
         _tuning("tokens"), _tuning("embeddings"), _tuning("positional encoding"), _tuning("self-attention"),
