@@ -4,6 +4,7 @@ the grounding-honesty flags, through `bench/teach_eval.py` as the lead runs it."
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -23,8 +24,9 @@ SCRIPT = REPO / "bench" / "teach_eval.py"
 
 
 def teach_eval(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLUMNS": "200", "PYTHONPATH": str(REPO)}  # the temp TUTOR_HOME of conftest included
     return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, cwd=REPO,
-                          env={"COLUMNS": "200", "PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}, timeout=120)
+                          env=env, timeout=120)
 
 
 def saved_run(tmp_path: Path, answers: list[str], names: list[str], **extra) -> Path:
