@@ -18,9 +18,14 @@ Coverage is scored with two pattern sets on the same answers: `loose` (bare term
 patterns before issue 11) and `strict` (each concept stated with its meaning);
 `--patterns loose|strict|both` picks the table's columns (the JSON always has both).
 `--rescore FILE.json` scores an earlier run's answers again without the model (add `--json OUT`
-to save them rescored). Grounded runs add the columns cites (the answer cites a passage it was
-sent, `[x.md §2]`), rewrite (it presents itself as "a rewritten version of the notes") and
-copied (share of its 8-word runs copied verbatim from the prompt).
+to save them rescored), so old and new patterns are compared on identical answers:
+
+    python bench/teach_eval.py --rescore plain.json --json plain-rescored.json
+    python bench/teach_eval.py --compare plain.json plain-rescored.json
+
+Grounded runs add the columns cites (the answer cites a passage it was sent, `[x.md §2]`),
+rewrite (it presents itself as "a rewritten version of the notes") and copied (share of its
+8-word runs copied verbatim from the prompt).
 
 Decoding is greedy (temperature 0) with a fixed seed, so a run is repeatable on one machine.
 Results for the embedded model are in BENCHMARKS.md, "Teaching quality".
