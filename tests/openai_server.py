@@ -13,6 +13,8 @@ message, so a `tutor` subprocess pointed at it gets a deterministic answer.
     server.enqueue(Reply.stream(["a", "b"], error_after=1))          # an {"error": ...} event
     reply = Reply.stream(["a", "b"], stall_after=1)                  # hold after one chunk...
     reply.stalled.wait(5); reply.release.set()                       # ...until released
+    server.enqueue(Reply.stream(["a"], vllm=True))                   # frames as vLLM writes them
+    server.enqueue(Reply.error(400, vllm_error(400, "too long")))    # vLLM's error body
 
 Every request is recorded in `server.requests` (method, path, lower-cased headers, JSON body).
 Run it by hand with `python tests/openai_server.py` to point a real `tutor` at it.
@@ -64,6 +66,7 @@ class Reply:
     error_after: int | None = None
     no_finish: bool = False
     stall_after: int | None = None
+    vllm: bool = False  # frames as vLLM's server writes them (logprobs, stop_reason, no usage key)
     stalled: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
     disconnected: threading.Event = field(default_factory=threading.Event)
@@ -81,6 +84,7 @@ class Reply:
         no_finish: bool = False,
         stall_after: int | None = None,
         headers: dict[str, str] | None = None,
+        vllm: bool = False,
     ) -> Reply:
         """A successful answer made of `chunks` (sent as one body if the request isn't streamed).
 
@@ -91,6 +95,8 @@ class Reply:
             no_finish: never send a finish_reason (the stream still ends with [DONE]).
             stall_after: after this many content chunks, hold the connection open until
                 `release` is set (then carry on) or the server stops (then close).
+            vllm: write the frames as vLLM does: `logprobs` and `stop_reason` in each choice,
+                no `usage` key before the last frame, and never a `system_fingerprint`.
         """
         return cls(
             chunks=list(chunks),
@@ -102,6 +108,7 @@ class Reply:
             no_finish=no_finish,
             stall_after=stall_after,
             headers=dict(headers or {}),
+            vllm=vllm,
         )
 
     @classmethod
@@ -110,6 +117,14 @@ class Reply:
         if body is None:
             body = {"error": {"message": f"Scripted error {status}", "type": "test_error", "code": None}}
         return cls(status=status, error_body=body, headers=dict(headers or {}))
+
+
+def vllm_error(status: int, message: str, *, nested: bool = True) -> dict[str, Any]:
+    """An error body as vLLM's OpenAI server writes it: nested under "error" (newer releases) or
+    flat with `"object": "error"` (older ones); either way `code` is the HTTP status, an int."""
+    kinds = {400: "BadRequestError", 404: "NotFoundError", 500: "InternalServerError"}
+    error = {"message": message, "type": kinds.get(status, "BadRequestError"), "param": None, "code": status}
+    return {"error": error} if nested else {"object": "error", **error}
 
 
 def echo_reply(body: dict[str, Any]) -> Reply:
@@ -286,14 +301,17 @@ class _Handler(BaseHTTPRequestHandler):
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
 
         def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+            choice: dict[str, Any] = {"index": 0, "delta": delta, "finish_reason": finish}
+            if reply.vllm:
+                choice.update(logprobs=None, stop_reason=None)
             frame: dict[str, Any] = {
                 "id": "chatcmpl-test",
                 "object": "chat.completion.chunk",
                 "created": 0,
                 "model": model,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                "choices": [choice],
             }
-            if include_usage:
+            if include_usage and not reply.vllm:
                 frame["usage"] = None
             return frame
 
