@@ -139,7 +139,7 @@ def test_notes_ground_the_first_answer_and_sources_lists_them(tmp_path):
         "the softmax of the scores weights the values.\n"
     )
     (notes / "cooking.md").write_text("# Bread\n\nKnead the dough for ten minutes.\n")
-    backend = FakeBackend(["answer"])
+    backend = FakeBackend(["Each token's query is compared with every key, and the softmax of the scores weights the values."])
     result, _, _ = run(
         ["explain", "attention queries keys", "--notes", str(notes)], backend=backend, tty=True, input="/sources\n/quit\n"
     )
@@ -149,6 +149,18 @@ def test_notes_ground_the_first_answer_and_sources_lists_them(tmp_path):
     assert "Knead" not in system
     assert "attention.md" in result.stderr
     assert result.stdout.rstrip().endswith("Sources from your notes: [notes/attention.md §1]")
+
+
+def test_an_answer_that_ignores_the_notes_claims_no_sources(tmp_path):
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "attention.md").write_text(
+        "# Attention\n\nEach token's query is compared with every key; the softmax of the scores weights the values.\n"
+    )
+    backend = FakeBackend(["Attention lets a model focus on the important parts of its input, like a spotlight."])
+    result, _, _ = run(["explain", "attention queries keys", "--notes", str(notes)], backend=backend)
+    assert result.exit_code == 0, result.output
+    assert "Sources from your notes" not in result.stdout
 
 
 def test_an_answer_that_cites_its_passages_gets_no_sources_line(tmp_path):
