@@ -19,7 +19,7 @@ from typer.exceptions import TyperException
 
 from tutor import __version__
 from tutor.errors import TutorError
-from tutor.ui import control_keys_not_echoed, print_error, stderr_console
+from tutor.ui import control_keys_not_echoed, print_error, stderr_console, stdout_console
 
 if TYPE_CHECKING:
     from tutor.config import Settings
@@ -37,7 +37,7 @@ class Dependencies:
     Args:
         build_backend: `(choice, settings, notify=, progress=) -> Backend`; the real one when None.
         stdin_is_tty: whether to run the feedback loop; defaults to `sys.stdin.isatty()`.
-        out: console for answers; a new stdout Console when None.
+        out: console for answers; `stdout_console()` when None.
     """
 
     build_backend: Optional[Callable[..., Any]] = None
@@ -239,7 +239,7 @@ def run_lesson(
         from tutor.backends.select import build_backend
     else:
         build_backend = deps.build_backend
-    out = deps.out or Console()
+    out = deps.out or stdout_console()
     err = stderr_console()
     notify = lambda message: print_notice(err, message)  # noqa: E731
     progress = RichLoadProgress(console=err)
@@ -329,7 +329,7 @@ def config(
     }
     for name, value in shown.items():
         table.add_row(name, value, settings.sources.get(name, "default"), ENV_NAMES[name])
-    Console().print(table)
+    stdout_console().print(table)
 
 
 from tutor.cli_train import sample, train  # noqa: E402

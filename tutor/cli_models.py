@@ -106,7 +106,9 @@ def models() -> None:
         openai_model=os.environ.get("TUTOR_MODEL") or None,
         openai_key=bool(os.environ.get("OPENAI_API_KEY")),
     )
-    Console().print(models_table(rows))
+    from tutor.ui import stdout_console
+
+    stdout_console().print(models_table(rows))
 
 
 class RichLoadProgress:

@@ -24,6 +24,8 @@ from markdown_it.rules_inline import StateInline
 from markdown_it.token import Token
 from rich.markdown import Markdown, UnknownElement
 
+from tutor.safe_text import safe_text
+
 MATH_LEXER = "latex"  # Pygments' TeX lexer: highlights commands, readable without colour
 _DISPLAY_DELIMITERS = (("\\[", "\\]"), ("$$", "$$"))
 _INLINE_DELIMITERS = {"\\(": "\\)", "\\[": "\\]"}
@@ -134,15 +136,21 @@ def _block_parser() -> MarkdownIt:
 class TutorMarkdown(Markdown):
     """Rich `Markdown` parsed with `markdown_parser`, so math keeps its backslashes.
 
+    The source is made terminal-safe first (`tutor.safe_text`), so Rich lays out the
+    placeholders it will print. Links print their address after the text instead of
+    becoming terminal hyperlinks: the learner sees where a link goes, and the model's URL
+    never travels inside an escape sequence.
+
     Args:
         markup: the Markdown source.
-        **options: passed to `rich.markdown.Markdown` (code_theme, justify, hyperlinks, ...).
+        **options: passed to `rich.markdown.Markdown` (code_theme, justify, ...).
     """
 
     def __init__(self, markup: str, **options) -> None:
+        options.setdefault("hyperlinks", False)
         super().__init__("", **options)
-        self.markup = markup
-        self.parsed = markdown_parser().parse(markup)
+        self.markup = safe_text(normalize_newlines(markup))
+        self.parsed = markdown_parser().parse(self.markup)
 
 
 def normalize_newlines(text: str) -> str:

@@ -5,19 +5,28 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
 from tutor.backends.base import Usage
+from tutor.safe_text import SafeConsole
+
+
+def stdout_console(**options: Any) -> Console:
+    """Answers, tables and lessons for every command; terminal-safe (`tutor.safe_text`).
+    `options` go to Rich's `Console`."""
+    return SafeConsole(**options)
 
 
 def stderr_console() -> Console:
     """Notices, errors and progress for every command. Bound to the stderr of now, so that a
     library silencing its own output with redirect_stderr cannot hide ours, and without Rich's
-    highlighter, which would split "(interrupted)" and error text with colour codes."""
-    return Console(file=sys.stderr, highlight=False)
+    highlighter, which would split "(interrupted)" and error text with colour codes.
+    Terminal-safe, as server errors and notes are quoted here (`tutor.safe_text`)."""
+    return SafeConsole(file=sys.stderr, highlight=False)
 
 
 def print_error(console: Console, message: object) -> None:

@@ -79,6 +79,20 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+class DamagedText(str):
+    """A TEXT value that was not valid UTF-8 in the database (written by another program, or
+    hit by a bad disk): readable, with U+FFFD where bytes could not be decoded."""
+
+
+def decode_text(data: bytes) -> str:
+    """The connection's text factory: one bad value marks itself instead of failing the query
+    it is in (SQLite's default raises, so one damaged answer made a whole lesson unreadable)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return DamagedText(data.decode("utf-8", errors="replace"))
+
+
 def is_locked(exc: sqlite3.Error) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and (
         "locked" in str(exc) or "busy" in str(exc)
@@ -122,6 +136,7 @@ def _connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
     try:
         conn.row_factory = sqlite3.Row
+        conn.text_factory = decode_text
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys = ON")
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
