@@ -296,8 +296,18 @@ def _line_reader(err: Console):
         pass
 
     def read_line(prompt: str) -> str:
-        err.print(f"[bold cyan]{prompt}[/]", end="")
-        return input()
+        """One line of feedback; a line the terminal's encoding cannot decode is refused here
+        and asked for again, so it never reaches the model or the history."""
+        from tutor.conversation import require_decodable, undecodable_error
+
+        while True:
+            err.print(f"[bold cyan]{prompt}[/]", end="")
+            try:
+                return require_decodable(input(), "that line")
+            except UnicodeDecodeError:  # stdin decodes strictly outside UTF-8 mode
+                print_error(err, undecodable_error("that line"))
+            except TutorError as exc:
+                print_error(err, exc)
 
     return read_line
 

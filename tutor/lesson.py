@@ -16,7 +16,7 @@ from rich.markup import escape
 from tutor.atomic import atomic_write
 from tutor.backends.base import Backend, GenerationOptions, Usage
 from tutor.conversation import Conversation
-from tutor.errors import BackendError, TutorError, UsageError
+from tutor.errors import TutorError, UsageError
 from tutor.prompts import PromptSet
 from tutor.ui import footer_text, print_error, print_notice
 
@@ -39,7 +39,7 @@ class Answer:
 
     text: str
     status: str  # "done", "interrupted" or "error"
-    error: BackendError | None = None
+    error: TutorError | None = None
 
 
 class LessonRecorder(Protocol):
@@ -145,7 +145,7 @@ class Lesson:
         """
         received: list[str] = []
         self.recorder.answer_started(self.conversation, feedback, self.backend)
-        chunks = self.backend.stream(self.conversation.messages, self.options)
+        chunks: Iterable[str] = ()
 
         def collected() -> Iterator[str]:
             for chunk in chunks:
@@ -160,13 +160,17 @@ class Lesson:
 
         status, error, lost_output = "done", None, None
         try:
+            chunks = self.backend.stream(self.conversation.messages, self.options)
             self.terminal.render(collected())
         except KeyboardInterrupt:
             status = "interrupted"
-        except BackendError as exc:
+        except TutorError as exc:  # a backend error, or a model that fails as the answer starts
             status, error = "error", exc
         except OSError as exc:  # the output went away (`tutor explain X | head`)
             status, lost_output = "interrupted", exc
+        except BaseException:  # a bug: the turn still ends (as failed) before it surfaces
+            self.recorder.answer_finished(self.conversation, Answer(text="".join(received), status="error"), None)
+            raise
         finally:
             close = getattr(chunks, "close", None)
             if close is not None:

@@ -202,8 +202,13 @@ def connect(
                 time.sleep(0.05 * (attempt + 1))
                 continue
             if not _damaged(path, exc):
+                if not _writable_folder(path):
+                    raise StoreError(f"cannot open the history database {path}: its folder is read-only") from None
                 raise StoreError(f"cannot open the history database {path}: {exc}") from None
-            backup = _move_aside(path, exc, clock)
+            try:
+                backup = _move_aside(path, exc, clock)
+            except OSError as err:  # a damaged file in a read-only folder: it cannot be moved either
+                raise StoreError(f"cannot open the history database {path}: {err.strerror or err}") from None
             if backup is not None and notify is not None:
                 notify(f"the history database could not be read ({exc}); it was moved to {backup} and a new one started")
         except OSError as exc:
@@ -227,7 +232,16 @@ def _damaged(path: Path, exc: sqlite3.Error) -> bool:
     if is_damaged(exc):
         return True
     name = getattr(exc, "sqlite_errorname", "") or ""
-    return name.startswith("SQLITE_CANTOPEN") and path.exists() and not os.access(path, os.R_OK | os.W_OK)
+    return (
+        name.startswith("SQLITE_CANTOPEN")
+        and path.exists()
+        and not os.access(path, os.R_OK | os.W_OK)
+        and _writable_folder(path)  # else (a read-only file system) a fresh file cannot help either
+    )
+
+
+def _writable_folder(path: Path) -> bool:
+    return os.access(path.parent, os.W_OK)
 
 
 def _move_aside(path: Path, exc: sqlite3.Error, clock: Callable[[], float]) -> Path | None:
