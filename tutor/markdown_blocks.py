@@ -24,8 +24,6 @@ from markdown_it.rules_inline import StateInline
 from markdown_it.token import Token
 from rich.markdown import Markdown, UnknownElement
 
-from tutor.safe_text import safe_text
-
 MATH_LEXER = "latex"  # Pygments' TeX lexer: highlights commands, readable without colour
 _DISPLAY_DELIMITERS = (("\\[", "\\]"), ("$$", "$$"))
 _INLINE_DELIMITERS = {"\\(": "\\)", "\\[": "\\]"}
@@ -136,10 +134,9 @@ def _block_parser() -> MarkdownIt:
 class TutorMarkdown(Markdown):
     """Rich `Markdown` parsed with `markdown_parser`, so math keeps its backslashes.
 
-    The source is made terminal-safe first (`tutor.safe_text`), so Rich lays out the
-    placeholders it will print. Links print their address after the text instead of
-    becoming terminal hyperlinks: the learner sees where a link goes, and the model's URL
-    never travels inside an escape sequence.
+    Links print their address after the text instead of becoming terminal hyperlinks
+    (OSC 8): the learner sees where a link goes, and the model's URL never travels inside
+    an escape sequence. Control characters are left to the console (`tutor.safe_text`).
 
     Args:
         markup: the Markdown source.
@@ -149,8 +146,8 @@ class TutorMarkdown(Markdown):
     def __init__(self, markup: str, **options) -> None:
         options.setdefault("hyperlinks", False)
         super().__init__("", **options)
-        self.markup = safe_text(normalize_newlines(markup))
-        self.parsed = markdown_parser().parse(self.markup)
+        self.markup = markup
+        self.parsed = markdown_parser().parse(markup)
 
 
 def normalize_newlines(text: str) -> str:

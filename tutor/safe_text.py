@@ -11,9 +11,11 @@ stored history keeps the text exactly as received:
 - `SafeConsole` applies it to every text segment Rich renders (answers, tables, errors,
   notices), leaving only Rich's own control segments (styles, cursor moves) untouched. Every
   command's console is one (`tutor.ui.stdout_console`, `stderr_console`).
-- Raw writes (plain answers, `show` piped, `export` to a terminal) call it themselves.
-- `TutorMarkdown` applies it to its source too, so that Rich measures the placeholders it
-  lays out; the console's pass then finds nothing left to do.
+- Raw writes (plain answers, `show` piped, `export` to a terminal, `sample`) call it
+  themselves.
+
+Rich lays out a control character one cell wide, like the placeholder that replaces it, so
+replacing after layout keeps every line within the terminal's width.
 
 Newline and tab stay. CR is dropped, as Rich drops it, so CRLF text reads normally and a lone
 CR cannot overwrite a line. Every other C0 control, DEL, every C1 control (U+0080..U+009F,
