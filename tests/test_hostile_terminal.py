@@ -123,3 +123,26 @@ def test_a_hostile_lesson_never_drives_the_terminal(openai_server, isolated_env,
     assert_safe(raw)
     assert b"Plain words" in raw
 
+
+
+def test_lone_surrogates_from_the_server_neither_stop_history_nor_the_next_request(openai_server, isolated_env, tmp_path):
+    """JSON can carry "\\ud800", which no encoder writes: it becomes U+FFFD where it arrives."""
+    openai_server.enqueue(Reply.stream(["half \ud800 surrogate"]), Reply.error(400, {"error": {"message": "bad \udfff"}}))
+    child, received = spawn(["explain", "Recursion", "--backend", "openai"], openai_server, isolated_env, tmp_path)
+    child.expect(PROMPT)
+    child.sendline("again")
+    child.expect(b"bad \xef\xbf\xbd")
+    child.expect(PROMPT)
+    child.sendline("and again")
+    child.expect(PROMPT)
+    child.sendline("/quit")
+    raw = finish(child, received)
+    assert child.exitstatus == 0
+    assert terminal_problems(raw) == []
+    assert b"history is off" not in raw
+    assert len(openai_server.chat_requests) == 3
+    with sqlite3.connect(isolated_env / "data" / "history.sqlite3") as db:
+        turns = db.execute("SELECT answer, status, error FROM turns ORDER BY seq").fetchall()
+    assert turns[0][:2] == ("half \ufffd surrogate", "done")
+    assert turns[1][1:] == ("error", f"OpenAI at 127.0.0.1:{openai_server.port} answered HTTP 400: bad \ufffd.")
+    assert turns[2][1] == "done"
