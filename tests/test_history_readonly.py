@@ -65,12 +65,27 @@ def test_explain_shows_the_answer_with_history_off(read_only_works, openai_serve
     assert "unexpected" not in result.stderr and "Traceback" not in result.stderr
 
 
-def test_history_says_the_folder_is_read_only(read_only_works, openai_server, isolated_env):
+def test_history_show_and_export_read_a_read_only_home(read_only_works, openai_server, isolated_env):
     store = HistoryStore.open()
     assert store is not None
+    lesson_id = store.new_lesson(topic="Entropy", level="beginner", backend="openai", model="m", prompts="fp",
+                                 messages=[{"role": "user", "content": "Explain entropy"}])
+    seq = store.start_turn(lesson_id, feedback=None, backend="openai", model="m", messages=[])
+    store.finish_turn(lesson_id, seq, answer="Disorder, counted.", status="done", error=None, usage=None,
+                      messages=[{"role": "user", "content": "Explain entropy"}])
     store.close()
-    result = read_only_run(isolated_env, [sys.executable, "-m", "tutor", "history"], tutor_env(openai_server, isolated_env))
-    assert result.returncode == 1
-    assert result.stderr.strip().splitlines() == [
-        f"error: cannot open the history database {store.path}: its folder is read-only"
+    env = tutor_env(openai_server, isolated_env)
+    tutor = [sys.executable, "-m", "tutor"]
+
+    listed = read_only_run(isolated_env, [*tutor, "history"], env)
+    assert listed.returncode == 0, listed.stderr
+    assert lesson_id in listed.stdout and "Entropy" in listed.stdout
+
+    shown = read_only_run(isolated_env, [*tutor, "show", lesson_id], env)
+    assert (shown.returncode, shown.stdout) == (0, "Disorder, counted.\n")
+
+    deleted = read_only_run(isolated_env, [*tutor, "delete", lesson_id], env)
+    assert deleted.returncode == 1
+    assert deleted.stderr.strip().splitlines() == [
+        f"error: cannot write the history database {store.path}: attempt to write a readonly database"
     ]

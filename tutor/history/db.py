@@ -170,6 +170,28 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    """A database in a folder we cannot write (a read-only file system, a backup), read as it is.
+
+    WAL readers need a -shm file that SQLite cannot create there, so it is opened immutable:
+    nobody can change it meanwhile, or the folder would be writable.
+    """
+    try:
+        conn = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.text_factory = decode_text
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot read the history database {path} (its folder is read-only): {exc}") from None
+    if version != SCHEMA_VERSION:
+        conn.close()
+        raise StoreError(
+            f"cannot read the history database {path}: it has schema {version}, this tutor reads "
+            f"{SCHEMA_VERSION}, and its folder is read-only"
+        )
+    return conn
+
+
 def connect(
     path: Path | None = None,
     *,
@@ -182,6 +204,7 @@ def connect(
     Args:
         path: the database file; `history_path()` when None.
         create: when False and there is no database yet, return None instead of creating one.
+            A reader (create False) of a database in a read-only folder gets it read-only.
         notify: told, in one line, when a damaged database was moved aside.
         clock: names the backup of a damaged database.
 
@@ -191,6 +214,8 @@ def connect(
     path = path if path is not None else history_path()
     if not create and not path.exists():
         return None
+    if not create and not _writable_folder(path):
+        return _connect_read_only(path)
     for attempt in range(LOCKED_RETRIES + 1):
         try:
             _create_private(path)
