@@ -181,3 +181,22 @@ def test_help_loads_no_model_network_or_progress_libraries():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_the_footer_counts_the_model_load_the_learner_waited_for():
+    times = iter([10.0, 12.5])
+    backend = FakeBackend(["a", "b"], name="local", model="smollm2")
+    deps = Dependencies(build_backend=lambda choice, settings, **kw: backend, stdin_is_tty=lambda: False,
+                        clock=lambda: next(times))
+    result = CliRunner().invoke(app, ["explain", "X", "--no-feedback"], obj=deps)
+    assert result.exit_code == 0, result.output
+    assert "local:smollm2 · 7 prompt + 2 answer tokens · model load 2.50 s · first token 1.00 s" in result.stderr
+
+
+def test_notices_and_footers_are_not_wrapped_off_a_terminal():
+    model = "a-model-with-a-rather-long-name-" + "x" * 60
+    result, _, _ = run(["explain", "X", "--no-feedback"], backend=FakeBackend(["a", "b", "c"], model=model),
+                       env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    (footer,) = [line for line in result.stderr.splitlines() if "answer tokens" in line]
+    assert footer.startswith(f"fake:{model} · ") and footer.endswith(" tok/s")

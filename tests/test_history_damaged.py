@@ -76,11 +76,15 @@ def test_damaged_messages_still_show_but_cannot_be_resumed(lesson_id):
         "UPDATE lessons SET messages = 'not json', topic = CAST(x'456e74ff' AS TEXT)",
     ],
 )
-def test_delete_always_works(lesson_id, sql):
+@pytest.mark.parametrize("confirm", ["--yes", "asked"])
+def test_delete_always_works(lesson_id, sql, confirm):
     damage(sql)
-    result = run(["delete", lesson_id])
+    if confirm == "--yes":
+        result = run(["delete", lesson_id, "--yes"])
+    else:
+        result = run(["delete", lesson_id], tty=True, input="y\n")
     assert result.exit_code == 0, result.output
-    assert result.stderr.startswith(f"deleted {lesson_id}")
+    assert f"deleted {lesson_id}" in result.stderr
     store = HistoryStore.open(create=False)
     assert store.lessons() == []
     store.close()

@@ -84,7 +84,7 @@ def test_history_show_and_export_read_a_read_only_home(read_only_works, openai_s
     shown = read_only_run(isolated_env, [*tutor, "show", lesson_id], env)
     assert (shown.returncode, shown.stdout) == (0, "Disorder, counted.\n")
 
-    deleted = read_only_run(isolated_env, [*tutor, "delete", lesson_id], env)
+    deleted = read_only_run(isolated_env, [*tutor, "delete", lesson_id, "--yes"], env)
     assert deleted.returncode == 1
     assert deleted.stderr.strip().splitlines() == [
         f"error: cannot write the history database {store.path}: attempt to write a readonly database"

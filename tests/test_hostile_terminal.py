@@ -146,3 +146,22 @@ def test_lone_surrogates_from_the_server_neither_stop_history_nor_the_next_reque
     assert turns[0][:2] == ("half \ufffd surrogate", "done")
     assert turns[1][1:] == ("error", f"OpenAI at 127.0.0.1:{openai_server.port} answered HTTP 400: bad \ufffd.")
     assert turns[2][1] == "done"
+
+
+def test_stdout_redirected_keeps_both_the_live_view_and_the_copy_safe(openai_server, isolated_env, tmp_path):
+    """`tutor explain X > answer.md` on a terminal: the live view goes to stderr, a copy to the file."""
+    openai_server.enqueue(Reply.hostile())
+    copy = tmp_path / "answer.md"
+    received = io.BytesIO()
+    child = pexpect.spawn(
+        "sh", ["-c", f'exec "$0" -m tutor explain Recursion --backend openai > "{copy}"', sys.executable],
+        env=env_for(openai_server, isolated_env), cwd=str(tmp_path), dimensions=(40, 100), timeout=TIMEOUT,
+    )
+    child.logfile_read = received
+    child.expect(PROMPT)
+    child.sendline("/quit")
+    finish(child, received)
+    assert child.exitstatus == 0
+    assert_safe(received.getvalue())
+    assert_safe(copy.read_bytes())
+    assert b"Plain words" in copy.read_bytes()

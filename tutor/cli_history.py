@@ -28,6 +28,9 @@ TOPIC_SHOWN = 200  # characters of a topic in tables and headers; export keeps i
 STATUS_STYLES = {"done": "green", "interrupted": "yellow", "error": "red", "streaming": "cyan"}
 
 LessonId = Annotated[str, typer.Argument(metavar="ID", help="A lesson ID from `tutor history`, or a unique prefix of one.")]
+LatestLessonId = Annotated[
+    Optional[str], typer.Argument(metavar="ID", help="A lesson ID or prefix; the latest lesson when left out.")
+]
 
 
 class BackendName(str, Enum):  # as `explain --backend`
@@ -153,7 +156,7 @@ def history(
 
 def show(
     ctx: typer.Context,
-    lesson_id: LessonId,
+    lesson_id: LatestLessonId = None,
     all_turns: Annotated[bool, typer.Option("--all", help="Every answer and the feedback between them.")] = False,
 ) -> None:
     """Show a lesson's latest explanation (rendered in a terminal, Markdown when piped)."""
@@ -173,7 +176,7 @@ def show(
 
 def resume(
     ctx: typer.Context,
-    lesson_id: Annotated[Optional[str], typer.Argument(metavar="ID", help="A lesson ID or prefix; the latest lesson when left out.")] = None,
+    lesson_id: LatestLessonId = None,
     backend: Annotated[
         Optional[BackendName], typer.Option(help="Default: the backend that answered last.")
     ] = None,
@@ -204,18 +207,31 @@ def resume(
     err.print(f"[dim]resuming {lesson.id} · {escape(short_topic(lesson.topic))} · {_answers(conversation.answer_count)}[/]")
     if prompt_set.fingerprint() != lesson.prompts:
         print_notice(err, "the prompts changed since this lesson began; new answers use the current ones")
+    grounding = None
+    if lesson.notes:
+        from tutor.cli_notes import restore_grounding
+
+        feedbacks = [turn.feedback for turn in lesson.turns if turn.feedback is not None and not turn.retry]
+        grounding = restore_grounding(lesson.notes, lesson.topic, feedbacks, prompt_set, err)
     if conversation.latest_answer:
         _print_markdown(conversation.latest_answer, out, plain=plain)
+        ended = next((turn for turn in reversed(lesson.turns) if turn.answer), None)
+        if ended is not None and ended.status in ("interrupted", "error"):
+            err.print("[dim](interrupted)[/]" if ended.status == "interrupted" else "[dim](failed)[/]")
+    last_feedback = lesson.turns[-1].feedback if lesson.turns else None
     run_lesson(
         ctx, settings, prompt_set, conversation,
         no_feedback=no_feedback, plain=plain, history=not no_history, lesson_id=lesson.id,
+        grounding=grounding, notes=lesson.notes or None, last_feedback=last_feedback,
     )
 
 
 def export(
     ctx: typer.Context,
-    lesson_id: LessonId,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to FILE instead of stdout.")] = None,
+    lesson_id: LatestLessonId = None,
+    output: Annotated[
+        Optional[Path], typer.Option("--output", "-o", metavar="FILE", help="Write to FILE instead of stdout.")
+    ] = None,
     format: Annotated[  # noqa: A002 - the option is called --format
         Optional[ExportFormat], typer.Option("--format", "-f", help="md or json (default: from FILE's suffix, else md).")
     ] = None,
@@ -240,15 +256,45 @@ def export(
     err.print(f"[green]exported[/] {lesson.id} to {escape(str(output))}")
 
 
-def delete(ctx: typer.Context, lesson_id: LessonId) -> None:
-    """Delete a lesson and all its answers."""
+def delete(
+    ctx: typer.Context,
+    lesson_id: LessonId,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask; needed to delete without a terminal.")] = False,
+) -> None:
+    """Delete a lesson and all its answers (asks first on a terminal)."""
     _, err = _consoles(ctx)
     store = _open(err)
     if store is None:
         raise UsageError(NO_LESSONS)
     try:
         full_id = store.resolve(lesson_id)
+        if not yes:
+            _confirm_delete(ctx, err, store.load(full_id))
         topic = store.delete(full_id)  # reads only the topic: a damaged lesson can go too
     finally:
         store.close()
     err.print(f"[green]deleted[/] {full_id} · {escape(short_topic(topic or ''))}")
+
+
+def _confirm_delete(ctx: typer.Context, err: Console, lesson: StoredLesson) -> None:
+    """Ask on a terminal; without one, refuse: nobody is there to say yes."""
+    import sys
+
+    from tutor.cli import Dependencies
+
+    deps = ctx.obj if isinstance(ctx.obj, Dependencies) else Dependencies()
+    stdin_is_tty = deps.stdin_is_tty or sys.stdin.isatty
+    if not stdin_is_tty():
+        raise UsageError(f"tutor delete {lesson.id} asks first; without a terminal, add --yes")
+    err.print(
+        f"Delete lesson {lesson.id} · {escape(short_topic(lesson.topic))} · {_answers(len(lesson.turns))}? \\[y/N] ",
+        end="", highlight=False,
+    )
+    try:
+        reply = input().strip().lower()
+    except (EOFError, KeyboardInterrupt):
+        err.print()
+        reply = ""
+    if reply not in ("y", "yes"):
+        err.print(f"[dim]kept {lesson.id}[/]")
+        raise typer.Exit(1)

@@ -18,7 +18,7 @@ BACKENDS = ("auto", "openai", "local")
 LEVELS = ("beginner", "intermediate", "expert")
 DEVICES = ("auto", "cpu", "cuda")
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
-DEFAULT_LOCAL_MODEL = "smollm2"
+DEFAULT_LOCAL_MODEL = "qwen-1.5b"  # chosen by measurement: BENCHMARKS.md "Choosing the offline model"
 
 # Environment variable for each setting. Flags use the field name.
 ENV_NAMES = {
@@ -40,7 +40,8 @@ class Settings:
     Args:
         backend: "auto" uses OpenAI when a key is configured and the local model otherwise.
         openai_model: model name sent to the OpenAI-compatible server.
-        local_model: "smollm2", a Hugging Face model directory, or a .gguf file.
+        local_model: a shipped model (`qwen-1.5b`, `qwen-0.5b`, `smollm2`), a pulled one, a
+            .gguf file, or a Hugging Face model directory.
         api_key: never printed in full; see `masked_key`.
         base_url: any OpenAI-compatible server (Ollama, vLLM, LM Studio, `tutor serve`).
         sources: where each field's value came from ("flag", "env", ".env", "default").

@@ -66,6 +66,18 @@ def _v1(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v2(conn: sqlite3.Connection) -> None:
+    _run_script(
+        conn,
+        """
+        -- 1 when the turn answers the previous turn's request again (/retry)
+        ALTER TABLE turns ADD COLUMN retry INTEGER NOT NULL DEFAULT 0;
+        -- the --notes paths of the lesson as a JSON list (NULL: none), for resume
+        ALTER TABLE lessons ADD COLUMN notes TEXT
+        """,
+    )
+
+
 def _run_script(conn: sqlite3.Connection, script: str) -> None:
     """Run `;`-separated statements inside the caller's transaction (`executescript` would
     commit it first). Only the `;` that end statements may appear, comments included."""
@@ -75,7 +87,7 @@ def _run_script(conn: sqlite3.Connection, script: str) -> None:
 
 
 # Ordered: MIGRATIONS[n] takes a database from user_version n to n + 1. Only ever append.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -27,6 +27,7 @@ class Turn:
     tokens_per_second: float | None
     started_at: float
     finished_at: float | None
+    retry: bool = False  # answers the previous turn's request again (/retry); feedback is the retried one
 
 
 @dataclass
@@ -58,6 +59,7 @@ class StoredLesson:
     created_at: float
     updated_at: float
     turns: list[Turn] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # the --notes paths it was grounded in
     damaged: list[str] = field(default_factory=list)  # parts stored as invalid UTF-8: "turn 2 (answer)"
 
     def damage_notice(self) -> str | None:

@@ -87,34 +87,44 @@ class HistoryStore:
     # --- writing -------------------------------------------------------------------------
 
     def new_lesson(self, *, topic: str, level: str, backend: str, model: str, prompts: str,
-                   messages: list[Message]) -> str:
-        """Add a lesson with no turns yet; return its ID."""
+                   messages: list[Message], notes: list[str] | None = None) -> str:
+        """Add a lesson with no turns yet; return its ID.
+
+        Args:
+            notes: the `--notes` paths the lesson is grounded in, for resume.
+        """
         now = self.clock()
         with self._sql("write"), transaction(self.conn) as conn:
             while True:
                 lesson_id = "".join(secrets.choice(ID_ALPHABET) for _ in range(ID_LENGTH))
                 try:
                     conn.execute(
-                        "INSERT INTO lessons (id, topic, level, backend, model, prompts, messages,"
-                        " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (lesson_id, topic, level, backend, model, prompts, _dump(messages), now, now),
+                        "INSERT INTO lessons (id, topic, level, backend, model, prompts, messages, notes,"
+                        " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (lesson_id, topic, level, backend, model, prompts, _dump(messages),
+                         json.dumps(notes) if notes else None, now, now),
                     )
                     return lesson_id
                 except sqlite3.IntegrityError:
                     continue
 
     def start_turn(self, lesson_id: str, *, feedback: str | None, backend: str, model: str,
-                   messages: list[Message]) -> int:
-        """Add a `streaming` turn owned by this process; return its number."""
+                   messages: list[Message], retry: bool = False) -> int:
+        """Add a `streaming` turn owned by this process; return its number.
+
+        Args:
+            feedback: what the learner asked for; for a retry, the feedback being retried.
+            retry: the turn answers the previous turn's request again (`/retry`).
+        """
         now = self.clock()
         with self._sql("write"), transaction(self.conn) as conn:
             seq = conn.execute(
                 "SELECT coalesce(max(seq), 0) + 1 FROM turns WHERE lesson_id = ?", (lesson_id,)
             ).fetchone()[0]
             conn.execute(
-                "INSERT INTO turns (lesson_id, seq, feedback, status, backend, model, started_at, writer)"
-                " VALUES (?, ?, ?, 'streaming', ?, ?, ?, ?)",
-                (lesson_id, seq, feedback, backend, model, now, self.writer),
+                "INSERT INTO turns (lesson_id, seq, feedback, retry, status, backend, model, started_at, writer)"
+                " VALUES (?, ?, ?, ?, 'streaming', ?, ?, ?, ?)",
+                (lesson_id, seq, feedback, int(retry), backend, model, now, self.writer),
             )
             conn.execute(
                 "UPDATE lessons SET messages = ?, updated_at = ? WHERE id = ?", (_dump(messages), now, lesson_id)
@@ -246,13 +256,14 @@ class HistoryStore:
                 backend=t["backend"], model=t["model"], prompt_tokens=t["prompt_tokens"],
                 completion_tokens=t["completion_tokens"], time_to_first_token=t["time_to_first_token"],
                 tokens_per_second=t["tokens_per_second"], started_at=t["started_at"], finished_at=t["finished_at"],
+                retry=bool(t["retry"]),
             )
             for t in turn_rows
         ]
         return StoredLesson(
             id=row["id"], topic=row["topic"], level=row["level"], backend=row["backend"], model=row["model"],
             prompts=row["prompts"], messages=messages, created_at=row["created_at"],
-            updated_at=row["updated_at"], turns=turns, damaged=damaged,
+            updated_at=row["updated_at"], turns=turns, notes=_notes(row["notes"]), damaged=damaged,
         )
 
 
@@ -261,6 +272,15 @@ def _effective_status(status: str | None, writer: str | None) -> str | None:
     if status == "streaming" and not writer_alive(writer):
         return "interrupted"
     return status
+
+
+def _notes(stored: str | None) -> list[str]:
+    """The lesson's notes paths; a value that is not a JSON list of strings reads as none."""
+    try:
+        paths = json.loads(stored) if stored else []
+    except ValueError:
+        return []
+    return [p for p in paths if isinstance(p, str)] if isinstance(paths, list) else []
 
 
 def _dump(messages: list[Message]) -> str:
