@@ -11,6 +11,7 @@ message, so a `tutor` subprocess pointed at it gets a deterministic answer.
     server.enqueue(Reply.stream(["a", "b"], malformed_after=1))      # a frame that isn't JSON
     server.enqueue(Reply.stream(["a"], no_finish=True))              # [DONE] with no finish_reason
     server.enqueue(Reply.stream(["a", "b"], error_after=1))          # an {"error": ...} event
+    server.enqueue(Reply.hostile(), Reply.hostile_error(400))        # terminal escape sequences
     reply = Reply.stream(["a", "b"], stall_after=1)                  # hold after one chunk...
     reply.stalled.wait(5); reply.release.set()                       # ...until released
     server.enqueue(Reply.stream(["a"], vllm=True))                   # frames as vLLM writes them
@@ -35,6 +36,35 @@ from typing import Any, Iterator
 import pytest
 
 MODELS = ("gpt-4o-mini", "tutor-test")
+
+# What a hostile server (or model) may send to take over the learner's terminal. Tests send
+# these in answers, error bodies and notes, and check that none reaches a terminal.
+HOSTILE_SEQUENCES = {
+    "clipboard": "\x1b]52;c;aGFja2Vk\x1b\\",  # OSC 52: write the clipboard ("hacked")
+    "title": "\x1b]0;pwned\x07",  # OSC 0, ended by BEL: the window title
+    "clear": "\x1b[2J\x1b[H",  # clear the screen, cursor home
+    "cursor_report": "\x1b[6n",  # the terminal types "ESC [ row ; col R" into our input
+    "device_attributes": "\x1b[c",  # ... and "ESC [ ? 1 ; 2 c"
+    "dcs": "\x1bP+q544e\x1b\\",  # DCS XTGETTCAP: another reply typed into our input
+    "colour": "\x1b[8m",  # SGR "conceal": hides the text after it
+    "c1_csi": "\u009b6n",  # the same query with an 8-bit CSI
+    "c1_osc": "\u009d0;c1-title\u009c",  # 8-bit OSC ... ST
+    "carriage_return": "safe\rFAKE",  # overwrite the start of the line
+    "backspace": "ok\x08\x08no",
+}
+HOSTILE = "".join(HOSTILE_SEQUENCES.values())
+
+
+def hostile_answer() -> str:
+    """Markdown that hides every hostile sequence in prose, an inline code span and a fence
+    (where Rich passes string terminators through), around words a test can look for."""
+    return (
+        f"# Title {HOSTILE}\n\n"
+        f"Plain words {HOSTILE} end of prose.\n\n"
+        f"Inline `code {HOSTILE} span` here.\n\n"
+        f"```\nfenced {HOSTILE} block\n```\n\n"
+        f"- a list item {HOSTILE}\n"
+    )
 _POLL_S = 0.02  # how often the server checks for shutdown, and a stalled reply for release
 
 
@@ -110,6 +140,18 @@ class Reply:
             headers=dict(headers or {}),
             vllm=vllm,
         )
+
+    @classmethod
+    def hostile(cls) -> Reply:
+        """`hostile_answer()`, streamed in chunks that split some escape sequences in two."""
+        text = hostile_answer()
+        return cls.stream([text[i : i + 7] for i in range(0, len(text), 7)])
+
+    @classmethod
+    def hostile_error(cls, status: int = 400) -> Reply:
+        """An HTTP error whose message carries every hostile sequence."""
+        body = {"error": {"message": f"Bad request {HOSTILE} end of error", "type": "invalid_request_error", "code": None}}
+        return cls.error(status, body)
 
     @classmethod
     def error(cls, status: int, body: Any = None, *, headers: dict[str, str] | None = None) -> Reply:

@@ -42,7 +42,7 @@ class Dependencies:
     Args:
         build_backend: `(choice, settings, notify=, progress=) -> Backend`; the real one when None.
         stdin_is_tty: whether to run the feedback loop; defaults to `sys.stdin.isatty()`.
-        out: console for answers; a new stdout Console when None.
+        out: console for answers; `stdout_console()` when None.
         clock: monotonic seconds, for the model load time in the footer.
     """
 
@@ -338,11 +338,14 @@ def _renderer(out: Console, err: Console, *, plain: bool, mirror: bool):
 
 
 def _copied_to(chunks, file):
-    """The chunks, each also written to `file` as it passes; the copy ends with a newline."""
+    """The chunks, each also written to `file` as it passes (terminal-safe, as a pipe may end
+    in one); the copy ends with a newline."""
+    from tutor.safe_text import safe_text
+
     ended = True
     try:
         for chunk in chunks:
-            file.write(chunk)
+            file.write(safe_text(chunk))
             file.flush()
             ended = chunk.endswith("\n") if chunk else ended
             yield chunk
@@ -359,8 +362,18 @@ def _line_reader(err: Console):
         pass
 
     def read_line(prompt: str) -> str:
-        err.print(f"[bold cyan]{prompt}[/]", end="")
-        return input()
+        """One line of feedback; a line the terminal's encoding cannot decode is refused here
+        and asked for again, so it never reaches the model or the history."""
+        from tutor.conversation import require_decodable, undecodable_error
+
+        while True:
+            err.print(f"[bold cyan]{prompt}[/]", end="")
+            try:
+                return require_decodable(input(), "that line")
+            except UnicodeDecodeError:  # stdin decodes strictly outside UTF-8 mode
+                print_error(err, undecodable_error("that line"))
+            except TutorError as exc:
+                print_error(err, exc)
 
     return read_line
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from tutor.history.store import HistoryStore
 
 NO_LESSONS = 'no lessons yet: start one with  tutor explain "a topic"'
+TOPIC_SHOWN = 200  # characters of a topic in tables and headers; export keeps it whole
 STATUS_STYLES = {"done": "green", "interrupted": "yellow", "error": "red", "streaming": "cyan"}
 
 LessonId = Annotated[str, typer.Argument(metavar="ID", help="A lesson ID from `tutor history`, or a unique prefix of one.")]
@@ -59,7 +60,10 @@ def _open(err: Console) -> HistoryStore | None:
 
 
 def _load(err: Console, prefix: str | None) -> StoredLesson:
-    """The lesson `prefix` names; the most recent one when None."""
+    """The lesson `prefix` names; the most recent one when None. Damaged parts are named in a
+    notice, and the rest is returned."""
+    from tutor.ui import print_notice
+
     store = _open(err)
     if store is None:
         raise UsageError(NO_LESSONS)
@@ -67,14 +71,28 @@ def _load(err: Console, prefix: str | None) -> StoredLesson:
         lesson_id = store.resolve(prefix) if prefix is not None else store.latest_id()
         if lesson_id is None:
             raise UsageError(NO_LESSONS)
-        return store.load(lesson_id)
+        lesson = store.load(lesson_id)
     finally:
         store.close()
+    notice = lesson.damage_notice()
+    if notice is not None:
+        print_notice(err, notice)
+    return lesson
+
+
+def short_topic(topic: str) -> str:
+    """A topic for one table cell or header line: a huge one would fill the screen."""
+    if len(topic) <= TOPIC_SHOWN:
+        return topic
+    return f"{topic[: TOPIC_SHOWN - 1].rstrip()}… ({len(topic):,} characters)"
 
 
 def _print_markdown(text: str, out: Console, *, plain: bool = False) -> None:
-    """Rendered in a terminal; the Markdown source when piped or `plain`."""
+    """Rendered in a terminal; the Markdown source when piped or `plain` (terminal-safe both ways)."""
     if plain or not out.is_terminal:
+        from tutor.safe_text import safe_text
+
+        text = safe_text(text)
         out.file.write(text if text.endswith("\n") else text + "\n")
         out.file.flush()
         return
@@ -128,7 +146,7 @@ def history(
         table.add_row(
             lesson.id,
             _when(lesson.updated_at),
-            escape(lesson.topic),
+            escape(short_topic(lesson.topic)),
             str(lesson.turns),
             f"[{STATUS_STYLES.get(status, 'dim')}]{status}[/]",
             escape(f"{lesson.backend}:{lesson.model}"),
@@ -152,7 +170,7 @@ def show(
         text = lesson.latest_answer
         if text is None:
             raise UsageError(f"lesson {lesson.id} has no explanation yet: tutor resume {lesson.id} asks again")
-    err.print(f"[dim]{lesson.id} · {escape(lesson.topic)} · {_answers(len(lesson.turns))} · {_when(lesson.updated_at)}[/]")
+    err.print(f"[dim]{lesson.id} · {escape(short_topic(lesson.topic))} · {_answers(len(lesson.turns))} · {_when(lesson.updated_at)}[/]")
     _print_markdown(text, out)
 
 
@@ -186,7 +204,7 @@ def resume(
     )
     prompt_set = lesson_prompts(settings)
     conversation = lesson.conversation()
-    err.print(f"[dim]resuming {lesson.id} · {escape(lesson.topic)} · {_answers(conversation.answer_count)}[/]")
+    err.print(f"[dim]resuming {lesson.id} · {escape(short_topic(lesson.topic))} · {_answers(conversation.answer_count)}[/]")
     if prompt_set.fingerprint() != lesson.prompts:
         print_notice(err, "the prompts changed since this lesson began; new answers use the current ones")
     grounding = None
@@ -227,6 +245,10 @@ def export(
     chosen = format.value if format else ("json" if output and output.suffix.lower() == ".json" else "md")
     text = to_json(lesson) if chosen == "json" else to_markdown(lesson)
     if output is None:
+        if out.is_terminal:  # shown, so made safe; a pipe or file gets the lesson byte for byte
+            from tutor.safe_text import safe_text
+
+            text = safe_text(text)
         out.file.write(text)
         out.file.flush()
         return
@@ -246,13 +268,12 @@ def delete(
         raise UsageError(NO_LESSONS)
     try:
         full_id = store.resolve(lesson_id)
-        lesson = store.load(full_id)
         if not yes:
-            _confirm_delete(ctx, err, lesson)
-        store.delete(full_id)
+            _confirm_delete(ctx, err, store.load(full_id))
+        topic = store.delete(full_id)  # reads only the topic: a damaged lesson can go too
     finally:
         store.close()
-    err.print(f"[green]deleted[/] {full_id} · {escape(lesson.topic)}")
+    err.print(f"[green]deleted[/] {full_id} · {escape(short_topic(topic or ''))}")
 
 
 def _confirm_delete(ctx: typer.Context, err: Console, lesson: StoredLesson) -> None:
@@ -266,7 +287,7 @@ def _confirm_delete(ctx: typer.Context, err: Console, lesson: StoredLesson) -> N
     if not stdin_is_tty():
         raise UsageError(f"tutor delete {lesson.id} asks first; without a terminal, add --yes")
     err.print(
-        f"Delete lesson {lesson.id} · {escape(lesson.topic)} · {_answers(len(lesson.turns))}? \\[y/N] ",
+        f"Delete lesson {lesson.id} · {escape(short_topic(lesson.topic))} · {_answers(len(lesson.turns))}? \\[y/N] ",
         end="", highlight=False,
     )
     try:

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from tutor import modelstore
 from tutor.errors import ModelError
+from tutor.ui import stderr_console, stdout_console
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,7 @@ def models() -> None:
         openai_key=bool(os.environ.get("OPENAI_API_KEY")),
         default_local=os.environ.get("TUTOR_LOCAL_MODEL") or None,
     )
-    Console().print(models_table(rows))
+    stdout_console().print(models_table(rows))
 
 
 class RichLoadProgress:
@@ -133,7 +134,7 @@ class RichLoadProgress:
     """
 
     def __init__(self, console: Console | None = None) -> None:
-        self.console = console or Console(stderr=True)
+        self.console = console or stderr_console()
         self._progress: Progress | None = None
         self._task = None
 

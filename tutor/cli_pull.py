@@ -15,7 +15,7 @@ from rich.markup import escape
 
 from tutor.errors import PullError
 from tutor.models.suggested import SUGGESTED
-from tutor.ui import print_notice, stderr_console
+from tutor.ui import print_notice, stderr_console, stdout_console
 
 _STAGES = {"download": "Downloading", "verify": "Checking sha256"}
 
@@ -57,7 +57,7 @@ def pull(
     err.print(f"{verb} {escape(model.repo)} {escape(model.file)} ({size}, sha256 verified)", soft_wrap=True, highlight=False)
     name = repo if repo.lower() in SUGGESTED else model.repo
     err.print(f"Use it: tutor explain TOPIC --model {escape(name)}", soft_wrap=True, highlight=False)
-    Console(soft_wrap=True).print(escape(str(model.path)), highlight=False)
+    stdout_console(soft_wrap=True).print(escape(str(model.path)), highlight=False)
 
 
 class RichPullProgress:

@@ -17,9 +17,10 @@ from rich.markup import escape
 from tutor.atomic import atomic_write
 from tutor.backends.base import Backend, GenerationOptions, Usage
 from tutor.conversation import Conversation
-from tutor.errors import BackendError, TutorError, UsageError
+from tutor.errors import TutorError, UsageError
 from tutor.history.export import answer_heading, document_title
 from tutor.prompts import PromptSet
+from tutor.safe_text import safe_text
 from tutor.ui import SHOWN_LOAD_S, footer_text, print_error, print_notice
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ class Answer:
 
     text: str
     status: str  # "done", "interrupted" or "error"
-    error: BackendError | None = None
+    error: TutorError | None = None
 
 
 class LessonRecorder(Protocol):
@@ -182,7 +183,7 @@ class Lesson:
         self.recorder.answer_started(self.conversation, feedback, self.backend, retry=retry)
         if self.terminal.headings:
             self._write_heading(feedback, retry)
-        chunks = self.backend.stream(self.conversation.messages, self.options)
+        chunks: Iterable[str] = ()
 
         def collected() -> Iterator[str]:
             for chunk in chunks:
@@ -197,13 +198,17 @@ class Lesson:
 
         status, error, lost_output = "done", None, None
         try:
+            chunks = self.backend.stream(self.conversation.messages, self.options)
             self.terminal.render(collected())
         except KeyboardInterrupt:
             status = "interrupted"
-        except BackendError as exc:
+        except TutorError as exc:  # a backend error, or a model that fails as the answer starts
             status, error = "error", exc
         except OSError as exc:  # the output went away (`tutor explain X | head`)
             status, lost_output = "interrupted", exc
+        except BaseException:  # a bug: the turn still ends (as failed) before it surfaces
+            self.recorder.answer_finished(self.conversation, Answer(text="".join(received), status="error"), None)
+            raise
         finally:
             close = getattr(chunks, "close", None)
             if close is not None:
@@ -323,7 +328,7 @@ class Lesson:
         self._answers_written += 1
 
     def _write_document(self, text: str) -> None:
-        self.terminal.out.file.write(text)
+        self.terminal.out.file.write(safe_text(text))  # a stored topic or feedback may hold escapes
         self.terminal.out.file.flush()
 
     def change_backend(self, name: str) -> None:

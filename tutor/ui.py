@@ -5,12 +5,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
 from tutor.backends.base import Usage
+from tutor.safe_text import SafeConsole
 
 
 # A pipe or a file has no width: Rich would hard-wrap at 80 columns and cut table cells.
@@ -29,13 +31,15 @@ def unwrapped_off_terminal(console: Console) -> Console:
 def stderr_console() -> Console:
     """Notices, errors and progress for every command. Bound to the stderr of now, so that a
     library silencing its own output with redirect_stderr cannot hide ours, and without Rich's
-    highlighter, which would split "(interrupted)" and error text with colour codes."""
-    return unwrapped_off_terminal(Console(file=sys.stderr, highlight=False))
+    highlighter, which would split "(interrupted)" and error text with colour codes.
+    Terminal-safe, as server errors and notes are quoted here (`tutor.safe_text`)."""
+    return unwrapped_off_terminal(SafeConsole(file=sys.stderr, highlight=False))
 
 
-def stdout_console() -> Console:
-    """Answers, tables and documents (stdout)."""
-    return unwrapped_off_terminal(Console())
+def stdout_console(**options: Any) -> Console:
+    """Answers, tables and documents (stdout); terminal-safe (`tutor.safe_text`).
+    `options` go to Rich's `Console`."""
+    return unwrapped_off_terminal(SafeConsole(**options))
 
 
 def print_error(console: Console, message: object) -> None:

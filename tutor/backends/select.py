@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Callable
 
 from tutor.backends.base import Backend
-from tutor.config import Settings
+from tutor.config import Settings, key_redirect_notice
 from tutor.errors import ConfigError
 
 # Placeholder for OpenAI-compatible servers that need no key (Ollama, a local vLLM):
@@ -68,6 +68,8 @@ def build_backend(
         notify: prints a one-line notice, e.g. why `auto` chose the local model.
         progress: load-progress reporter handed to the local backend (a Rich one in the CLI).
     """
+    if choice in ("openai", "auto") and (notice := key_redirect_notice(settings)):
+        notify(notice)
     if choice == "openai":
         return openai_backend(settings)
     if choice == "local":

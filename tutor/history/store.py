@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from tutor.errors import StoreError, UsageError
-from tutor.history.db import connect, history_path, is_damaged, transaction
+from tutor.history.db import DamagedText, connect, history_path, is_damaged, transaction
 from tutor.history.liveness import writer_alive, writer_token
 from tutor.history.records import LessonSummary, StoredLesson, Turn
 
@@ -166,9 +166,15 @@ class HistoryStore:
                 (_dump(messages), now, lesson_id, seq, lesson_id),
             )
 
-    def delete(self, lesson_id: str) -> None:
+    def delete(self, lesson_id: str) -> str | None:
+        """Delete a lesson and its turns; return its topic (None when there was no such lesson).
+
+        Reads nothing else, so a lesson too damaged to show can still be deleted.
+        """
         with self._sql("write"), transaction(self.conn) as conn:
+            row = conn.execute("SELECT topic FROM lessons WHERE id = ?", (lesson_id,)).fetchone()
             conn.execute("DELETE FROM lessons WHERE id = ?", (lesson_id,))
+        return None if row is None else str(row["topic"])
 
     # --- reading -------------------------------------------------------------------------
 
@@ -232,10 +238,17 @@ class HistoryStore:
             if row is None:
                 raise UsageError(f'no lesson "{lesson_id}" (tutor history lists them)')
             turn_rows = conn.execute("SELECT * FROM turns WHERE lesson_id = ? ORDER BY seq", (lesson_id,)).fetchall()
+        damaged = [name for name in ("topic", "messages") if isinstance(row[name], DamagedText)]
         try:
             messages = json.loads(row["messages"])
         except ValueError:
-            raise StoreError(f"lesson {lesson_id} in {self.path} has damaged messages; it cannot be resumed") from None
+            messages = None  # show and export still work; resume says it cannot
+            if "messages" not in damaged:
+                damaged.append("messages")
+        for t in turn_rows:
+            fields = [name for name in ("feedback", "answer", "error") if isinstance(t[name], DamagedText)]
+            if fields:
+                damaged.append(f"turn {t['seq']} ({', '.join(fields)})")
         turns = [
             Turn(
                 seq=t["seq"], feedback=t["feedback"], answer=t["answer"],
@@ -250,7 +263,7 @@ class HistoryStore:
         return StoredLesson(
             id=row["id"], topic=row["topic"], level=row["level"], backend=row["backend"], model=row["model"],
             prompts=row["prompts"], messages=messages, created_at=row["created_at"],
-            updated_at=row["updated_at"], turns=turns, notes=_notes(row["notes"]),
+            updated_at=row["updated_at"], turns=turns, notes=_notes(row["notes"]), damaged=damaged,
         )
 
 

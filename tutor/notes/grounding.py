@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from rich.table import Table
+from rich.text import Text
 
 from tutor.errors import PromptError
 from tutor.notes.index import NotesIndex, Passage
@@ -181,5 +182,6 @@ def format_sources(passages: Sequence[Passage]) -> Table | str:
     table.add_column("starts with", style="dim")
     for number, passage in enumerate(passages, start=1):
         chunk = passage.chunk
-        table.add_row(str(number), chunk.citation, chunk.heading or "-", clip(chunk.text, 12))
+        cells = (chunk.citation, chunk.heading or "-", clip(chunk.text, 12))
+        table.add_row(str(number), *(Text(cell) for cell in cells))  # notes text is never markup
     return table

@@ -16,6 +16,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any, Iterable, Protocol
 
 from tutor.notes.bm25 import BM25, term_counts
@@ -148,6 +149,8 @@ class NotesIndex:
         """(record, new passages or None when unchanged), or None when the file is skipped."""
         try:
             stat = os.stat(note.path)
+            if not S_ISREG(stat.st_mode):  # reading a FIFO or a device would wait forever
+                raise SkipFile(f"skipped {note.display}: not a regular file")
             if old and old["mtime_ns"] == stat.st_mtime_ns and old["size"] == stat.st_size:
                 update.unchanged += 1
                 return old, None
