@@ -213,3 +213,8 @@ def test_an_unfinished_training_run_is_refused(tiny_dir, tmp_path):
     (run / INCOMPLETE).write_text("")
     with pytest.raises(ModelError, match="unfinished `tutor train` run"):
         modelstore.check_model_dir(run)
+
+
+def test_a_model_folder_named_like_markup_is_listed_as_is(tiny_dir):
+    shutil.copytree(tiny_dir, modelstore.trained_models_dir() / "[/bold]odd")
+    assert "[/bold]odd" in _render(collect_models())

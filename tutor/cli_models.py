@@ -13,6 +13,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from tutor import modelstore
 from tutor.errors import ModelError
@@ -109,7 +110,8 @@ def models_table(rows: list[ModelRow]) -> Table:
     for column in ("name", "kind", "parameters", "size on disk", "ready", "path"):
         table.add_column(column, overflow="fold", no_wrap=column in ("name", "parameters", "size on disk"))
     for r in rows:
-        table.add_row(r.name, r.kind, human_count(r.parameters), human_bytes(r.size), r.ready, r.path)
+        cells = (r.name, r.kind, human_count(r.parameters), human_bytes(r.size), r.ready, r.path)
+        table.add_row(*(Text(cell) for cell in cells))  # names are data: "[/bold]" in one is not markup
     return table
 
 
