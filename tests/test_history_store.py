@@ -228,3 +228,40 @@ def test_a_database_damaged_inside_is_moved_aside_too():
     store = open_store(notify=notices.append)
     assert len(notices) == 1 and f"(database disk image is malformed: *** in database main *** Page {root}: " in notices[0]
     assert store.lessons() == []
+
+
+def test_a_version_1_database_gains_retry_and_notes_and_keeps_its_lessons():
+    from tutor.history.db import MIGRATIONS
+
+    path = history_path()
+    path.parent.mkdir(parents=True)
+    conn = sqlite3.connect(path, isolation_level=None)
+    MIGRATIONS[0](conn)
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute("INSERT INTO lessons VALUES ('abcdef', 'Old', 'beginner', 'openai', 'm', 'p', '[]', 1.0, 1.0)")
+    conn.execute("INSERT INTO turns (lesson_id, seq, feedback, answer, status, backend, model, started_at)"
+                 " VALUES ('abcdef', 1, NULL, 'text', 'done', 'openai', 'm', 1.0)")
+    conn.close()
+    store = HistoryStore.open()
+    lesson = store.load("abcdef")
+    assert (lesson.notes, lesson.turns[0].retry, lesson.turns[0].answer) == ([], False, "text")
+    store.close()
+
+
+def test_a_version_2_database_gains_the_quiz_tables_and_keeps_its_lessons():
+    from tutor.history.db import MIGRATIONS
+
+    path = history_path()
+    path.parent.mkdir(parents=True)
+    conn = sqlite3.connect(path, isolation_level=None)
+    MIGRATIONS[0](conn)
+    MIGRATIONS[1](conn)
+    conn.execute("PRAGMA user_version = 2")
+    conn.execute("INSERT INTO lessons (id, topic, level, backend, model, prompts, messages, created_at, updated_at)"
+                 " VALUES ('abcdef', 'Old', 'beginner', 'openai', 'm', 'p', '[]', 1.0, 1.0)")
+    conn.close()
+    store = HistoryStore.open()
+    assert store.load("abcdef").quiz == []
+    tables = {row[0] for row in store.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"quiz_items", "review_cards", "review_log", "profile"} <= tables
+    store.close()

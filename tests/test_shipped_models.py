@@ -28,7 +28,7 @@ def install_fake_parts(site, parts=PARTS, name="fakepart") -> ShippedModel:
         name="fake", title="Fake 1B", file_name="fake.gguf",
         parts=tuple((f"{name}{i}", f"{name}{i}/data/part{i:02d}.bin") for i in range(1, len(parts) + 1)),
         size=len(whole), sha256=hashlib.sha256(whole).hexdigest(),
-        requirements=tuple(f"{name}{i}==1.0" for i in range(1, len(parts) + 1)), ram="1 GB",
+        requirements=tuple(f"{name}{i}==1.0" for i in range(1, len(parts) + 1)), ram="1 GB", parameters=10**9,
     )
 
 

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from tutor.errors import UsageError
-from tutor.ui import print_notice, stderr_console
+from tutor.ui import print_notice, stderr_console, stdout_console
 
 if TYPE_CHECKING:
     from tutor.config import Settings
@@ -250,7 +250,7 @@ def review(
     from tutor.quiz.session import QuizSession
 
     deps = ctx.obj if isinstance(ctx.obj, Dependencies) else Dependencies()
-    out, err = deps.out or Console(), stderr_console()
+    out, err = deps.out or stdout_console(), stderr_console()
     conn = _history_conn()
     if conn is None:
         err.print("nothing to review: no quiz has made review cards yet (/quiz in a lesson, or tutor quiz TOPIC)", soft_wrap=True)
@@ -274,7 +274,8 @@ def review(
             chosen = build_backend(settings.backend, settings, notify=lambda m: print_notice(err, m), progress=progress)
         finally:
             progress.close()
-        terminal = Terminal(out=out, err=err, render=_renderer(out, plain), read_line=_line_reader(err))
+        terminal = Terminal(out=out, err=err, render=_renderer(out, err, plain=plain, mirror=False),
+                            read_line=_line_reader(err))
         session = QuizSession(chosen, prompts=PromptSet(), options=settings.options, io=TerminalQuizIO(terminal))
         result = run_review(session, deck, cards)
     finally:

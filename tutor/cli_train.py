@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 
 from tutor.errors import UsageError
-from tutor.ui import stderr_console
+from tutor.ui import stderr_console, stdout_console
 
 EXIT_INTERRUPTED = 130
 _PANEL_MODEL = "Model (ignored with --init-from)"
@@ -103,7 +102,7 @@ def train(
         err.print(f"resume with: {_command_line(data, out)}")
         raise typer.Exit(EXIT_INTERRUPTED)
     s = result.summary
-    console = Console(highlight=False)
+    console = stdout_console(highlight=False)
     console.print(
         f"done: {s['steps']} steps · val loss {s['final_val_loss']:.4f} · train loss {s['final_train_loss']:.4f} "
         f"· {s['wall_time_s']:.1f}s"
@@ -127,10 +126,12 @@ def sample(
 
     _quiet_transformers()
     lm, tok = load_model(model)
+    from tutor.safe_text import safe_text
+
     write, flush = sys.stdout.write, sys.stdout.flush
-    write(prompt)
+    write(safe_text(prompt))
     for chunk in generate(lm, tok, prompt, max_tokens=max_tokens, temperature=temperature, top_k=top_k, seed=seed):
-        write(chunk)
+        write(safe_text(chunk))  # a model's text never drives the terminal
         flush()
     write("\n")
     flush()

@@ -9,6 +9,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
+from urllib.parse import urlsplit
 
 from tutor.backends.base import GenerationOptions
 from tutor.errors import ConfigError
@@ -126,6 +127,23 @@ def load_settings(
     option_names = GenerationOptions.__dataclass_fields__
     settings.options = GenerationOptions(**{k: v for k, v in flags.items() if k in option_names})
     return settings
+
+
+def key_redirect_notice(settings: Settings) -> str | None:
+    """A one-line warning when this folder's `.env` sends a key from elsewhere to another server.
+
+    A `.env` is easy to pick up with a cloned project; its OPENAI_BASE_URL would otherwise
+    receive the learner's real key from the environment without a word. None when the key
+    and the URL come from the same place, or either is missing.
+    """
+    if not settings.api_key or not settings.base_url or settings.sources.get("base_url") != ".env":
+        return None
+    key_source = settings.sources.get("api_key")
+    if key_source == ".env":
+        return None
+    host = urlsplit(settings.base_url).netloc.rpartition("@")[2] or settings.base_url  # no user:password
+    where = "environment" if key_source == "env" else key_source
+    return f"OPENAI_BASE_URL comes from ./.env: your OPENAI_API_KEY (from the {where}) goes to {host}"
 
 
 def first_backend(settings: Settings) -> str:

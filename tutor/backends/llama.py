@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from tutor.backends.base import GenerationOptions, Message, Usage, UsageMeter
-from tutor.errors import BackendError, ModelError, UsageError
+from tutor.errors import BackendError, ContextOverflow, ModelError, UsageError
 
 DEVICES = ("auto", "cpu", "cuda")
 DEFAULTS = dict(temperature=0.2, top_p=0.9, top_k=None, repetition_penalty=1.1, max_tokens=1024)
@@ -47,7 +47,9 @@ class LlamaBackend:
         device: "auto" (a GPU when llama.cpp has one), "cpu" or "cuda".
         threads: decode threads; None reads `TUTOR_LOCAL_THREADS`, else picks by core count.
         context: tokens of context; None reads `TUTOR_LOCAL_CONTEXT`, else 8192.
-        parallel: requests served at once (llama.cpp slots share the context).
+        parallel: requests served at once (each slot gets `context` tokens).
+        fit_context: leave out a long conversation's earliest turns to fit the context (a
+            lesson); False refuses it with `ContextOverflow` instead (a server's client decides).
     """
 
     name = "local"
@@ -61,6 +63,7 @@ class LlamaBackend:
         threads: int | None = None,
         context: int | None = None,
         parallel: int = 1,
+        fit_context: bool = True,
     ) -> None:
         if device not in DEVICES:
             raise UsageError(f"--device must be one of {', '.join(DEVICES)}, got {device!r}")
@@ -70,14 +73,16 @@ class LlamaBackend:
         self.threads = threads if threads is not None else _env_int(THREADS_ENV, default_threads())
         self.context = context if context is not None else _env_int(CONTEXT_ENV, DEFAULT_CONTEXT)
         self.parallel = parallel
+        self.fit_context = fit_context
         self._server = None
-        self._last_usage: Usage | None = None
+        self._usage = threading.local()  # per consuming thread: `tutor serve` streams from several
         self._load_lock = threading.Lock()
         self._active: dict[threading.Thread, threading.Event] = {}  # requests still inside llama.cpp
 
     @property
     def last_usage(self) -> Usage | None:
-        return self._last_usage
+        """The usage of the last answer streamed by the calling thread."""
+        return getattr(self._usage, "value", None)
 
     def load(self) -> None:
         """Start llama.cpp on the model. Does nothing when already loaded.
@@ -183,9 +188,9 @@ class LlamaBackend:
                     stop.set()  # the worker's next callback cancels the request in llama.cpp
                 if overflow is None:
                     break
-                messages, cut = _drop_earliest_turn(messages)
+                messages, cut = _drop_earliest_turn(messages) if self.fit_context else (messages, 0)
                 if not cut:
-                    raise BackendError(
+                    raise ContextOverflow(
                         f"The request needs {overflow.prompt_tokens} tokens but the model's context "
                         f"holds {overflow.context}: use fewer or shorter notes, a larger {CONTEXT_ENV}, or a model with "
                         "a longer context.",
@@ -198,15 +203,16 @@ class LlamaBackend:
         finally:
             usage = state.get("usage") or {}
             timings = state.get("timings") or {}
-            self._last_usage = meter.finish(
+            usage_now = meter.finish(
                 prompt_tokens=usage.get("prompt_tokens"),
                 # Interrupted answers have no usage frame: llama.cpp streams one chunk per token.
                 completion_tokens=usage.get("completion_tokens", state.get("chunks")),
                 finish_reason=state.get("finish"),
             )
-            self._last_usage.prompt_tokens_read = timings.get("prompt_n")
+            usage_now.prompt_tokens_read = timings.get("prompt_n")
+            self._usage.value = usage_now
             if dropped:
-                self._last_usage.notice = (
+                usage_now.notice = (
                     f"the {dropped} earliest message{'s' if dropped != 1 else ''} did not fit the "
                     f"model's {context}-token context and were left out"
                 )

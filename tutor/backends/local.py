@@ -17,7 +17,7 @@ from typing import Iterator, Sequence
 
 from tutor import transcript
 from tutor.backends.base import GenerationOptions, Message, Usage, UsageMeter
-from tutor.errors import BackendError, ModelError, UsageError
+from tutor.errors import BackendError, ContextOverflow, ModelError, UsageError
 from tutor.modelstore import LoadProgress, ResolvedModel, resolve
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -32,6 +32,8 @@ class LocalBackend:
         model: a Hugging Face model directory, or the name of a model trained by `tutor train`.
         device: "auto" (CUDA when available), "cpu" or "cuda".
         progress: told about slow loading steps; see `LoadProgress`.
+        fit_context: keep the end of a prompt too long for the context (a lesson); False
+            refuses it with `ContextOverflow` (a server's client decides what to drop).
     """
 
     name = "local"
@@ -42,12 +44,14 @@ class LocalBackend:
         model: str = "smollm2",
         device: str = "auto",
         progress: LoadProgress | None = None,
+        fit_context: bool = True,
     ) -> None:
         if device not in DEVICES:
             raise UsageError(f"--device must be one of {', '.join(DEVICES)}, got {device!r}")
         self.model = model
         self.device = device
         self.progress = progress
+        self.fit_context = fit_context
         self.resolved: ResolvedModel | None = None
         self._engine = None
         self._tokenizer = None
@@ -109,6 +113,10 @@ class LocalBackend:
         full = prompt = self.prompt_ids(messages)
         wanted = DEFAULTS["max_tokens"] if options.max_tokens is None else options.max_tokens
         context = self._engine.max_positions
+        if not self.fit_context and len(prompt) >= context:
+            raise ContextOverflow(
+                f"The request needs {len(prompt)} tokens but the model's context holds {context}.", partial=""
+            )
         if len(prompt) + wanted > context:
             # Keep the end of a prompt too long for the context (small trained models), leaving
             # room for at least half the context or the requested answer, whichever is less.

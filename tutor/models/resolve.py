@@ -41,15 +41,17 @@ def resolve_local(spec: str, *, progress: LoadProgress | None = None) -> LocalMo
     """
     if spec in SHIPPED:
         return LocalModel(spec, "shipped", shipped_gguf(SHIPPED[spec], progress))
-    pulled = _find_pulled(spec)
-    if pulled is not None:
-        return LocalModel(spec, "pulled", pulled)
     from tutor import modelstore
+    from tutor.models.pulled import find_pulled
 
     path = Path(spec).expanduser()
     trained = modelstore.trained_models_dir() / spec
     if not path.exists() and "/" not in spec and trained.is_dir():
         path = trained
+    if not path.exists():  # a path wins over a repo id that looks the same ("models/foo")
+        pulled = find_pulled(spec)
+        if pulled is not None:
+            return LocalModel(spec, "pulled", pulled)
     if path.is_file():
         return LocalModel(path.name, "gguf", path)
     if path.is_dir():
@@ -61,11 +63,3 @@ def resolve_local(spec: str, *, progress: LoadProgress | None = None) -> LocalMo
         f"Unknown model {spec!r}: use {names}, a model from `tutor pull`, a .gguf file or a "
         "model folder (see `tutor models`)."
     )
-
-
-def _find_pulled(spec: str) -> Path | None:
-    try:
-        from tutor.models.pull import find_pulled
-    except ImportError:  # huggingface_hub is part of the local extra
-        return None
-    return find_pulled(spec)
