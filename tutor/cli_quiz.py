@@ -66,8 +66,6 @@ def _history_conn(create: bool = False):
 
 def print_cards_due(err: Console) -> None:
     """One dim line when review cards are due; nothing otherwise, and never an error."""
-    import sqlite3
-
     from tutor.quiz.review import ReviewDeck, due_phrase
 
     conn = _history_conn()
@@ -75,7 +73,7 @@ def print_cards_due(err: Console) -> None:
         return
     try:
         count = ReviewDeck(conn).due_count()
-    except (sqlite3.Error, UsageError, Exception):  # noqa: BLE001 - a hint must never break a command
+    except Exception:  # noqa: BLE001 - a hint must never break the command it decorates
         count = 0
     finally:
         conn.close()

@@ -1,4 +1,5 @@
 """Check questions, structured grading, spaced review and the learner profile (issue 15).
 
-Nothing in this package imports Rich: it talks to the terminal through what it is given.
+Only `lesson_quiz` (the link to the lesson's terminal) imports Rich; the rest talks to the
+terminal through what it is given.
 """
