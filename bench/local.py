@@ -1,8 +1,10 @@
 """Speed of the offline model on llama.cpp, against llama.cpp's own server in the same run.
 
-    python bench/local.py [--model qwen-1.5b] [--tokens 128] [--rounds 3] [--threads N]
+    python bench/local.py [--model qwen-1.5b] [--tokens 128] [--rounds 3] [--threads N] [--thread-counts 1 2]
 
 Prints one table:
+- decode tok/s with each of `--thread-counts` llama.cpp threads, in alternating rounds (the
+  evidence behind `llama.default_threads`);
 - decode tok/s of tutor's backend and of llama.cpp's own HTTP server (a child process serving
   the same GGUF with the same threads), in alternating rounds, and their ratio;
 - a revision's time to first token against the first answer's (llama.cpp's prompt cache);
@@ -85,12 +87,21 @@ def main() -> None:
     p.add_argument("--tokens", type=int, default=128)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--thread-counts", type=int, nargs="*", default=[1, 2])
     args = p.parse_args()
     path = shipped_gguf(SHIPPED[args.model])
+    messages = lesson_messages("Recursion")
+    by_threads: dict[int, list[float]] = {n: [] for n in args.thread_counts}
+    if by_threads:
+        counted = {n: LlamaBackend(path=path, model=args.model, device="cpu", threads=n) for n in by_threads}
+        for _ in range(args.rounds):
+            for n, each in counted.items():
+                by_threads[n].append(backend_decode(each, messages, args.tokens))
+        for each in counted.values():
+            each.close()
     backend = LlamaBackend(path=path, model=args.model, device="cpu", threads=args.threads)
     backend.load()
     threads = backend.threads
-    messages = lesson_messages("Recursion")
 
     server = subprocess.Popen([sys.executable, "-c", SERVER, str(path), str(threads)],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -125,6 +136,8 @@ def main() -> None:
         table.add_column(column)
     fmt = lambda xs: (f"{med(xs):.2f}", f"{min(xs):.2f}", f"{max(xs):.2f}")  # noqa: E731
     ratios = [o / t for o, t in zip(ours, theirs)]
+    for n, speeds in by_threads.items():
+        table.add_row(f"decode tok/s, {n} thread(s)", *fmt(speeds), "")
     table.add_row("decode tok/s, tutor", *fmt(ours), "")
     table.add_row("decode tok/s, llama.cpp server", *fmt(theirs), "")
     table.add_row("ratio tutor / server (per round)", *fmt(ratios), ">= 0.9")

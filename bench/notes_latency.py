@@ -84,10 +84,10 @@ def main() -> None:
 
 def first_token_table(notes: Path, cache: Path, prompts: PromptSet, topics: list[str]) -> None:
     from tutor.backends.base import GenerationOptions
-    from tutor.backends.local import LocalBackend
+    from tutor.backends.select import local_backend
+    from tutor.config import load_settings
 
-    backend = LocalBackend()
-    backend.load()
+    backend = local_backend(load_settings({"backend": "local"}))
     options = GenerationOptions(temperature=0, max_tokens=1)
 
     def first_token(notes_folder: Path | None, topic: str) -> tuple[float, int]:
@@ -106,7 +106,7 @@ def first_token_table(notes: Path, cache: Path, prompts: PromptSet, topics: list
     for topic in topics:  # in turns, so a change in the machine's load hits both alike
         (plain_s, plain_tokens), (grounded_s, grounded_tokens) = first_token(None, topic), first_token(notes, topic)
         rows.append((topic, plain_tokens, plain_s, grounded_tokens, grounded_s))
-    print(f"\nfirst token on {backend.model} ({backend._engine.model.fmt}), 1 thread:")
+    print(f"\nfirst token on {backend.model}:")
     print("| topic | prompt tokens | first token (s) | with notes: prompt tokens | first token (s) | added (s) |")
     print("|---|---:|---:|---:|---:|---:|")
     for topic, pt, ps, gt, gs in rows:

@@ -177,3 +177,35 @@ def test_fresh_process_keeps_ctrl_c_and_never_imports_torch(tiny_gguf):
     assert json.loads(done.stdout.splitlines()[-1]) == {
         "torch": False, "transformers": False, "interrupted": True, "text": True
     }
+
+
+def test_a_new_process_starts_from_the_saved_first_answer(tiny_gguf, tmp_path):
+    cache = tmp_path / "slots"
+    first = LlamaBackend(path=tiny_gguf, model="tiny", device="cpu", threads=1, prefix_cache=cache)
+    answer(first)
+    cold = first.last_usage
+    first.close()
+    assert len(list(cache.iterdir())) == 1  # the first whole answer, saved
+    later = LlamaBackend(path=tiny_gguf, model="tiny", device="cpu", threads=1, prefix_cache=cache)
+    try:
+        answer(later, [MESSAGES[0], {"role": "user", "content": "Explain hashing again."}])
+        warm = later.last_usage
+    finally:
+        later.close()
+    assert cold.prompt_tokens_read == cold.prompt_tokens  # nothing to start from
+    assert warm.prompt_tokens_read < warm.prompt_tokens / 2  # the system prompt came from the file
+
+
+def test_a_damaged_saved_slot_only_costs_the_reread(tiny_gguf, tmp_path):
+    cache = tmp_path / "slots"
+    first = LlamaBackend(path=tiny_gguf, model="tiny", device="cpu", threads=1, prefix_cache=cache)
+    answer(first)
+    first.close()
+    (saved,) = cache.iterdir()
+    saved.write_bytes(b"garbage" * 10)
+    later = LlamaBackend(path=tiny_gguf, model="tiny", device="cpu", threads=1, prefix_cache=cache)
+    try:
+        assert answer(later)
+        assert later.last_usage.prompt_tokens_read == later.last_usage.prompt_tokens
+    finally:
+        later.close()

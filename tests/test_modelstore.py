@@ -216,5 +216,5 @@ def test_an_unfinished_training_run_is_refused(tiny_dir, tmp_path):
 
 
 def test_a_model_folder_named_like_markup_is_listed_as_is(tiny_dir):
-    shutil.copytree(tiny_dir, modelstore.trained_models_dir() / "[/bold]odd")
-    assert "[/bold]odd" in _render(collect_models())
+    shutil.copytree(tiny_dir, modelstore.trained_models_dir() / "[bold]odd[red]")
+    assert "[bold]odd[red]" in _render(collect_models())

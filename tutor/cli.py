@@ -135,7 +135,7 @@ def explain(
     ] = None,
     model: Annotated[
         Optional[str],
-        typer.Option(help="OpenAI model name, or local: smollm2, a model folder, a .gguf file.", rich_help_panel=MODEL),
+        typer.Option(help="OpenAI model name, or local: qwen-1.5b, qwen-0.5b, smollm2, a pulled model, a .gguf file, a model folder.", rich_help_panel=MODEL),
     ] = None,
     device: Annotated[Optional[DeviceChoice], typer.Option(help="Local model device.", rich_help_panel=MODEL)] = None,
     level: Annotated[Optional[LevelChoice], typer.Option(help="Your level (default: intermediate).")] = None,

@@ -35,7 +35,7 @@ def serve(
     model: Annotated[
         Optional[str],
         typer.Option(
-            help="smollm2, a model folder, a .gguf file, or a model from tutor train (default: TUTOR_LOCAL_MODEL or smollm2).",
+            help="qwen-1.5b, qwen-0.5b, smollm2, a pulled model, a .gguf file, a model folder or a model from tutor train (default: TUTOR_LOCAL_MODEL or qwen-1.5b).",
             show_default=False,
             rich_help_panel=_PANEL_MODEL,
         ),
@@ -136,7 +136,7 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 def _model_id(model: str) -> str:
-    """The id clients send: `smollm2`, or a folder's or file's name rather than its whole path."""
+    """The id answers report: `qwen-1.5b`, or a folder's or file's name rather than its whole path."""
     return Path(model.rstrip("/\\")).name or model
 
 

@@ -9,19 +9,27 @@ cancelled mid-way rather than only once the first token exists.
 The model's chat template comes from the GGUF (llama.cpp applies it), and llama.cpp keeps
 the last conversation's tokens in its slot, so a revision re-reads only what is new.
 
+Across processes, `prefix_cache` keeps the first answer's tokens (system prompt included) in a
+file through llama.cpp's slot save/restore: the next `tutor explain` restores it and reads only
+what differs, instead of the whole professor prompt before its first word. llama.cpp compares
+the tokens, so a changed prompt only shortens the part reused.
+
 The embedded server also listens on a random loopback port. llama.cpp offers no way to turn
 that off, so every endpoint but /health is locked with a random key that never leaves this
-process: no other local user can reach the model.
+process: no other local user can reach the model. The slot requests go through it.
 """
 
 from __future__ import annotations
 
 import atexit
+import hashlib
+import json
 import os
 import queue
 import secrets
 import signal
 import threading
+import urllib.request
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -50,6 +58,8 @@ class LlamaBackend:
         parallel: requests served at once (each slot gets `context` tokens).
         fit_context: leave out a long conversation's earliest turns to fit the context (a
             lesson); False refuses it with `ContextOverflow` instead (a server's client decides).
+        prefix_cache: a folder for the saved first answer that later processes start from;
+            None keeps nothing (only one slot is ever saved or restored).
     """
 
     name = "local"
@@ -64,6 +74,7 @@ class LlamaBackend:
         context: int | None = None,
         parallel: int = 1,
         fit_context: bool = True,
+        prefix_cache: Path | None = None,
     ) -> None:
         if device not in DEVICES:
             raise UsageError(f"--device must be one of {', '.join(DEVICES)}, got {device!r}")
@@ -74,6 +85,9 @@ class LlamaBackend:
         self.context = context if context is not None else _env_int(CONTEXT_ENV, DEFAULT_CONTEXT)
         self.parallel = parallel
         self.fit_context = fit_context
+        self.prefix_cache = prefix_cache if parallel == 1 else None
+        self._prefix_saved = False
+        self._key = secrets.token_urlsafe(32)
         self._server = None
         self._usage = threading.local()  # per consuming thread: `tutor serve` streams from several
         self._load_lock = threading.Lock()
@@ -96,6 +110,7 @@ class LlamaBackend:
                 # A worker still inside llama.cpp when Python tears threads down aborts the
                 # process ("exception not rethrown"): cancel and join them first.
                 atexit.register(self.close)
+                self._slot("restore")
 
     def _start(self):
         from tutor.models.gguf_check import check_gguf, explain_load_failure
@@ -112,7 +127,9 @@ class LlamaBackend:
         params.cpuparams_batch.n_threads = self.threads
         params.n_gpu_layers = _gpu_layers(self.device, xllamacpp)
         params.port = 0  # a free loopback port: the listener cannot be switched off
-        params.api_keys = [secrets.token_urlsafe(32)]
+        params.api_keys = [self._key]
+        if self.prefix_cache is not None:
+            params.slot_save_path = f"{self.prefix_cache}{os.sep}"  # llama.cpp appends the file name as is
         params.verbosity = -1
         params.warmup = False  # a warm-up pass costs a second of start time and buys nothing here
         handlers = _signal_handlers()
@@ -123,6 +140,36 @@ class LlamaBackend:
         finally:
             _restore_signal_handlers(handlers)  # llama.cpp installs its own SIGINT/SIGTERM handlers
         return server
+
+    def _prefix_file(self) -> str:
+        """The saved slot's name: this model file, this context, this llama.cpp."""
+        import xllamacpp
+
+        stat = self.path.stat()
+        identity = f"{self.path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}:{self.context}:{xllamacpp.__version__}"
+        return hashlib.sha256(identity.encode()).hexdigest()[:20] + ".slot"
+
+    def _slot(self, action: str) -> bool:
+        """Save or restore slot 0 through the locked loopback listener; True when it worked.
+
+        Only a speed-up: any failure leaves the slot as it was and the answer reads its prompt.
+        """
+        if self.prefix_cache is None or self._server is None:
+            return False
+        try:
+            self.prefix_cache.mkdir(parents=True, exist_ok=True)
+            name = self._prefix_file()
+            if action == "restore" and not (self.prefix_cache / name).is_file():
+                return False
+            request = urllib.request.Request(
+                f"{self._server.listening_address}/slots/0?action={action}",
+                data=json.dumps({"filename": name}).encode(),
+                headers={"Authorization": f"Bearer {self._key}", "Content-Type": "application/json"},
+            )
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status == 200
+        except (OSError, ValueError):
+            return False
 
     def close(self) -> None:
         """Cancel what is running, then stop llama.cpp and free the model (also done at exit)."""
@@ -211,6 +258,8 @@ class LlamaBackend:
             )
             usage_now.prompt_tokens_read = timings.get("prompt_n")
             self._usage.value = usage_now
+            if not self._prefix_saved and state.get("finish") in ("stop", "length"):
+                self._prefix_saved = self._slot("save")  # each process's first whole answer: stays fresh
             if dropped:
                 usage_now.notice = (
                     f"the {dropped} earliest message{'s' if dropped != 1 else ''} did not fit the "

@@ -41,7 +41,7 @@ class LocalBackend:
     def __init__(
         self,
         *,
-        model: str = "smollm2",
+        model: str,
         device: str = "auto",
         progress: LoadProgress | None = None,
         fit_context: bool = True,

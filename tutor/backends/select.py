@@ -42,8 +42,11 @@ def local_backend(
     if model.is_gguf:
         from tutor.backends.llama import LlamaBackend
 
+        from tutor import paths
+
         backend = LlamaBackend(
-            path=model.path, model=model.name, device=settings.device, parallel=parallel, fit_context=fit_context
+            path=model.path, model=model.name, device=settings.device, parallel=parallel,
+            fit_context=fit_context, prefix_cache=paths.cache_dir() / "llama-slots",
         )
     else:
         from tutor.backends.local import LocalBackend
