@@ -189,7 +189,8 @@ def explain(
             "seed": seed,
         }
     )
-    from tutor.cli_quiz import apply_profile, print_cards_due
+    from tutor.cli_profile import apply_profile
+    from tutor.cli_quiz import print_cards_due
 
     prompt_set = lesson_prompts(settings)
     grounding, notes_context, notes_used = _notes_grounding(notes, prompt_set, topic)
@@ -310,7 +311,8 @@ def run_lesson(
     redirected = interactive and not out.is_terminal
     if redirected and err.is_terminal:
         print_notice(err, "stdout is not a terminal: each answer is shown here and written there under a heading")
-    from tutor.cli_quiz import feedback_observer, quiz_keeper_factory
+    from tutor.cli_profile import feedback_observer
+    from tutor.cli_quiz import quiz_keeper_factory
 
     lesson = Lesson(
         conversation,
@@ -469,7 +471,8 @@ app.command(cls=TutorCommand, rich_help_panel=HISTORY)(resume)
 app.command(cls=TutorCommand, rich_help_panel=HISTORY)(export)
 app.command(cls=TutorCommand, rich_help_panel=HISTORY)(delete)
 
-from tutor.cli_quiz import profile, quiz, review  # noqa: E402
+from tutor.cli_profile import profile  # noqa: E402
+from tutor.cli_quiz import quiz, review  # noqa: E402
 
 app.command(cls=TutorCommand, rich_help_panel="Practice")(quiz)
 app.command(cls=TutorCommand, rich_help_panel="Practice")(review)

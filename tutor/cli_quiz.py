@@ -1,17 +1,11 @@
-"""`tutor quiz`, `tutor review` and `tutor profile`, and the quiz pieces `explain` uses.
+"""`tutor quiz` and `tutor review`, and the quiz pieces `explain` and `history` use.
 
 The functions are plain Typer commands; `tutor.cli` registers them on the app.
 """
 
 from __future__ import annotations
 
-import os
-import shlex
-import subprocess
-import sys
-import tempfile
 from enum import Enum
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Callable, Optional
 
 import typer
@@ -22,22 +16,14 @@ from tutor.errors import UsageError
 from tutor.ui import print_notice, stderr_console, stdout_console
 
 if TYPE_CHECKING:
-    from tutor.config import Settings
     from tutor.history.recorder import HistoryRecorder
     from tutor.quiz.keeper import QuizKeeper
-    from tutor.quiz.profile import Profile
 
 
 class BackendName(str, Enum):  # as `explain --backend`
     auto = "auto"
     openai = "openai"
     local = "local"
-
-
-class ProfileAction(str, Enum):
-    show = "show"
-    edit = "edit"
-    reset = "reset"
 
 
 NoProfile = Annotated[
@@ -79,72 +65,6 @@ def print_cards_due(err: Console) -> None:
         conn.close()
     if count:
         err.print(f"[dim]{escape(due_phrase(count))}[/]")
-
-
-def load_profile() -> Profile:
-    from tutor.quiz.profile import Profile, ProfileStore
-
-    conn = _history_conn()
-    if conn is None:
-        return Profile()
-    try:
-        return ProfileStore(conn).load()
-    finally:
-        conn.close()
-
-
-def apply_profile(settings: Settings, *, use: bool, remember_level: bool) -> str:
-    """Use the profile's level when none was given, remember a given one, and return the
-    paragraph for the system prompt ("" when the profile is off or empty)."""
-    from tutor.prompts import PromptSet, shipped_prompts_dir
-
-    if not use:
-        return ""
-    profile = load_profile()
-    given = settings.sources.get("level")
-    if given is None and profile.level:
-        settings.level = profile.level
-    elif given is not None and remember_level and profile.level != settings.level:
-        profile.level = settings.level
-        _save_profile(profile)
-    paragraph = profile.paragraph()
-    return PromptSet(shipped_prompts_dir()).render("profile", profile=paragraph) if paragraph else ""
-
-
-def _save_profile(profile: Profile) -> None:
-    from tutor.quiz.profile import ProfileStore
-
-    conn = _history_conn(create=True)
-    if conn is None:
-        return
-    try:
-        ProfileStore(conn).save(profile)
-    finally:
-        conn.close()
-
-
-def feedback_observer(notify: Callable[[str], None]) -> Callable[[str], None]:
-    """Counts each feedback line into the profile; says so when a new preference is inferred."""
-    from tutor.errors import TutorError
-    from tutor.quiz.profile import ProfileStore
-
-    def observe(feedback: str) -> None:
-        conn = _history_conn(create=True)
-        if conn is None:
-            return
-        try:
-            store = ProfileStore(conn)
-            profile = store.load()
-            added = profile.observe_feedback(feedback)
-            store.save(profile)
-        except TutorError:
-            return
-        finally:
-            conn.close()
-        for preference in added:
-            notify(f"your profile now says you {preference} (tutor profile edit changes it)")
-
-    return observe
 
 
 def quiz_keeper_factory(recorder: HistoryRecorder | None, topic: str, *, profile: bool,
@@ -194,6 +114,8 @@ def quiz(
     else:
         topic = clean_topic(target)
         settings = load_settings({"backend": backend.value if backend else None, "model": model})
+        from tutor.cli_profile import apply_profile
+
         paragraph = apply_profile(settings, use=not no_profile, remember_level=False)
         conversation = Conversation.start(lesson_prompts(settings), topic, settings.level)
         if paragraph:
@@ -282,52 +204,3 @@ def review(
     err.print(f"[dim]reviewed {result.reviewed} card{'s' if result.reviewed != 1 else ''}, {result.correct} right{escape(upcoming)}[/]")
 
 
-def profile(
-    action: Annotated[ProfileAction, typer.Argument(help="show (default), edit in $EDITOR, or reset.")] = ProfileAction.show,
-) -> None:
-    """Your learner profile: level, preferences inferred from your feedback, missed concepts."""
-    from tutor.quiz.profile import ProfileStore, from_text, to_text
-
-    err = stderr_console()
-    if action == ProfileAction.show:
-        current = load_profile()
-        if current.empty:
-            err.print("your profile is empty: it fills in from your feedback and quizzes (or: tutor profile edit)", soft_wrap=True)
-            return
-        from tutor.render import stream_plain
-
-        # Through the renderer's plain path: concepts came from a model, and display-time
-        # sanitizing lives there.
-        stream_plain(iter([to_text(current).split("\n", 2)[2]]), sys.stdout)
-        return
-    conn = _history_conn(create=True)
-    if conn is None:
-        raise UsageError("the history database cannot be opened, so there is no profile")
-    try:
-        store = ProfileStore(conn)
-        if action == ProfileAction.reset:
-            store.reset()
-            err.print("[green]profile cleared[/]")
-            return
-        edited = _edit(to_text(store.load()))
-        store.save(from_text(edited, base=store.load()))
-        err.print("[green]profile saved[/]")
-    finally:
-        conn.close()
-
-
-def _edit(text: str) -> str:
-    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "tutor-profile.txt"
-        path.write_text(text, encoding="utf-8")
-        try:
-            code = subprocess.call([*shlex.split(editor), str(path)])
-        except OSError as exc:
-            raise UsageError(f"cannot start the editor {editor!r} ({exc.strerror or exc}); set EDITOR") from None
-        if code != 0:
-            raise UsageError(f"the editor {editor!r} exited with status {code}; the profile is unchanged")
-        try:
-            return path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"cannot read the edited profile: {exc}") from None
