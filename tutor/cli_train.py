@@ -6,6 +6,8 @@ The Rich progress bar lives here; the library reports progress through `TrainEve
 
 from __future__ import annotations
 
+import math
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -14,7 +16,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from tutor.errors import UsageError
+from tutor.errors import TutorError, UsageError
 from tutor.ui import stderr_console
 
 EXIT_INTERRUPTED = 130
@@ -29,8 +31,9 @@ def _quiet_transformers() -> None:
     hf_logging.disable_progress_bar()
 
 
-def _command_line(data: list[Path], out: Path) -> str:
-    return "tutor train " + " ".join(shlex.quote(str(p)) for p in data) + f" --out {shlex.quote(str(out))} --resume"
+def _command_line(data: list[Path], out: Path, processes: int = 1) -> str:
+    launcher = f"torchrun --standalone --nproc_per_node={processes} -m tutor train " if processes > 1 else "tutor train "
+    return launcher + " ".join(shlex.quote(str(p)) for p in data) + f" --out {shlex.quote(str(out))} --resume"
 
 
 def train(
@@ -38,77 +41,151 @@ def train(
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the model, checkpoint and metrics.")],
     preset: Annotated[Optional[str], typer.Option(help="shakespeare-char (default), tiny, small; finetune with --init-from.", rich_help_panel=_PANEL_RUN)] = None,
     steps: Annotated[Optional[int], typer.Option(help="Optimizer steps in total.", rich_help_panel=_PANEL_RUN)] = None,
-    batch_size: Annotated[Optional[int], typer.Option(help="Sequences per step.", rich_help_panel=_PANEL_RUN)] = None,
-    block_size: Annotated[Optional[int], typer.Option(help="Context length in tokens.", rich_help_panel=_PANEL_RUN)] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Sequences per micro-batch, per process.", rich_help_panel=_PANEL_RUN)] = None,
+    grad_accum: Annotated[Optional[int], typer.Option(help="Micro-batches per process per step (default 1); global batch = batch size x grad accum x processes.", rich_help_panel=_PANEL_RUN)] = None,
+    block_size: Annotated[Optional[int], typer.Option(help="Context length in tokens (with --init-from: at most the base model's).", rich_help_panel=_PANEL_RUN)] = None,
     lr: Annotated[Optional[float], typer.Option(help="Peak learning rate (cosine-decays to lr/10).", rich_help_panel=_PANEL_RUN)] = None,
     device: Annotated[Optional[str], typer.Option(help="auto, cpu or cuda.", rich_help_panel=_PANEL_RUN)] = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed (weights, batches).", rich_help_panel=_PANEL_RUN)] = None,
-    eval_every: Annotated[Optional[int], typer.Option(help="Steps between validation-loss estimates.", rich_help_panel=_PANEL_RUN)] = None,
-    threads: Annotated[Optional[int], typer.Option(help="CPU threads (default: the cores this process may use).", rich_help_panel=_PANEL_RUN)] = None,
+    eval_every: Annotated[Optional[int], typer.Option(help="Steps between validation-loss estimates (the last step is always evaluated).", rich_help_panel=_PANEL_RUN)] = None,
+    log_every: Annotated[Optional[int], typer.Option(help="Steps between train-loss readings (and, under torchrun, stop checks).", rich_help_panel=_PANEL_RUN)] = None,
+    threads: Annotated[Optional[int], typer.Option(help="CPU threads per process (default: this process's cores minus the 1-minute load average, shared among torchrun's processes; at least 1).", rich_help_panel=_PANEL_RUN)] = None,
     compile: Annotated[Optional[bool], typer.Option("--compile/--no-compile", help="torch.compile the model (slow start, faster steps).", rich_help_panel=_PANEL_RUN)] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its checkpoint.", rich_help_panel=_PANEL_RUN)] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its checkpoint (any number of processes that divides its global batch).", rich_help_panel=_PANEL_RUN)] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace --out if it exists.", rich_help_panel=_PANEL_RUN)] = False,
+    checkpoint: Annotated[bool, typer.Option("--checkpoint/--no-checkpoint", help="Keep checkpoint.pt (weights + optimizer state, about 3x the model) for --resume and Ctrl-C.", rich_help_panel=_PANEL_RUN)] = True,
     tokenizer: Annotated[Optional[str], typer.Option(help="char, or bpe (byte-level BPE trained on DATA).", rich_help_panel=_PANEL_MODEL)] = None,
     vocab_size: Annotated[Optional[int], typer.Option(help="BPE vocabulary size.", rich_help_panel=_PANEL_MODEL)] = None,
     init_from: Annotated[Optional[str], typer.Option(help="Fine-tune smollm2 or a model DIR instead of training from scratch.")] = None,
 ) -> None:
-    """Train a small GPT on text (or fine-tune a model on your notes) and save it for `--model DIR`."""
-    import threading
+    """Train a small GPT on text (or fine-tune a model on your notes) and save it for `--model DIR`.
 
+    Several processes (CPU or GPUs, one or more machines): torchrun --standalone
+    --nproc_per_node=N -m tutor train ... (see the README).
+    """
+    from tutor.gpt.distributed import cluster_from_env, join, leave
+    from tutor.gpt.setup import pick_device
+
+    cluster = cluster_from_env()
+    try:
+        if resume and overwrite:
+            raise UsageError("--resume and --overwrite contradict each other; pick one")
+        if init_from and (tokenizer or vocab_size):
+            raise UsageError("--tokenizer/--vocab-size do not apply with --init-from: the base model's tokenizer is kept")
+        if resume and not checkpoint:
+            raise UsageError("--resume needs the checkpoint that --no-checkpoint would not keep; drop --no-checkpoint")
+        overrides = dict(steps=steps, batch_size=batch_size, grad_accum=grad_accum, block_size=block_size, lr=lr,
+                         device=device, seed=seed, eval_every=eval_every, log_every=log_every, threads=threads,
+                         compile=compile, tokenizer=tokenizer, vocab_size=vocab_size, init_from=init_from)  # fmt: skip
+        _check_finite(overrides)
+        config = _config(out, preset, resume, cluster.world_size, overrides)
+        join(cluster, pick_device(config.device, cluster))
+        _run(data, out, config, cluster, resume=resume, overwrite=overwrite, keep_checkpoint=checkpoint,
+             fit_block_size=bool(init_from) and block_size is None and not resume)  # fmt: skip
+    except (TutorError, Exception) as exc:
+        if cluster.speaks_here or isinstance(exc, (typer.Exit, KeyboardInterrupt)) or os.environ.get("TUTOR_DEBUG"):
+            raise
+        # Other processes on this machine stay quiet: rank 0 (or local rank 0) says it once.
+        raise typer.Exit(getattr(exc, "exit_code", 1)) from None
+    finally:
+        leave(cluster)
+
+
+def _check_finite(overrides: dict) -> None:
+    for name, value in overrides.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UsageError(f"--{name.replace('_', '-')} must be a finite number, got {value}")
+
+
+def _config(out: Path, preset: str | None, resume: bool, world_size: int, overrides: dict):
     from tutor.gpt.presets import resolve_config
-    from tutor.gpt.train import config_for_resume, train as run_training
+    from tutor.gpt.train import config_for_resume
 
-    _quiet_transformers()
-    if resume and overwrite:
-        raise UsageError("--resume and --overwrite contradict each other; pick one")
-    if init_from and (tokenizer or vocab_size):
-        raise UsageError("--tokenizer/--vocab-size do not apply with --init-from: the base model's tokenizer is kept")
-    overrides = dict(steps=steps, batch_size=batch_size, block_size=block_size, lr=lr, device=device, seed=seed,
-                     eval_every=eval_every, threads=threads, compile=compile, tokenizer=tokenizer,
-                     vocab_size=vocab_size, init_from=init_from)  # fmt: skip
     if resume:
         if preset is not None:
             raise UsageError("--preset cannot change on --resume; the checkpoint has the settings")
-        config = config_for_resume(out, **overrides)
-    else:
-        config = resolve_config(preset or ("finetune" if init_from else "shakespeare-char"), **overrides)
-    err = stderr_console()
-    from tutor.train_progress import training_progress
+        return config_for_resume(out, world_size=world_size, **overrides)
+    return resolve_config(preset or ("finetune" if overrides["init_from"] else "shakespeare-char"), **overrides)
 
-    progress = training_progress(err)
-    task = progress.add_task("train", total=config.steps, train=None, val=None, tps=None)
+
+def _run(data: list[Path], out: Path, config, cluster, *, resume: bool, overwrite: bool, keep_checkpoint: bool,
+         fit_block_size: bool) -> None:  # fmt: skip
+    import threading
+
+    from tutor.gpt.train import train as run_training
+
+    _quiet_transformers()
+    err = stderr_console()
+    progress = None
+    if cluster.is_main:
+        from tutor.train_progress import training_progress
+
+        progress = training_progress(err)
+        task = progress.add_task("train", total=config.steps, train=None, val=None, val_step=None, tps=None)
 
     def on_event(event) -> None:
         if event.kind == "start":
-            info = event.info
-            err.print(
-                f"{info['parameters'] / 1e6:.2f}M parameters · {info['data']['tokens']:,} tokens "
-                f"(vocab {info['vocab_size']}) · {info['device']} · {info['threads']} threads"
-                + (f" · resuming at step {event.step}" if event.step else "")
-            )
+            err.print(start_line(event.info, event.step), soft_wrap=True)
             progress.update(task, completed=event.step)
             progress.start()
         elif event.kind == "step":
             progress.update(task, completed=event.step, train=event.train_loss, tps=event.tokens_per_s)
         elif event.kind == "eval":
-            progress.update(task, completed=event.step, val=event.val_loss)
+            progress.update(task, completed=event.step, val=event.val_loss, val_step=event.step)
 
     try:
         result = run_training(data, out, config, resume=resume, overwrite=overwrite, on_event=on_event,
-                              stop=threading.Event())  # fmt: skip
+                              stop=threading.Event(), cluster=cluster, keep_checkpoint=keep_checkpoint,
+                              fit_block_size=fit_block_size)  # fmt: skip
     finally:
-        progress.stop()
+        if progress is not None and progress.live.is_started:  # stop() of an unstarted bar prints a blank line
+            progress.stop()
     if result.interrupted:
-        err.print(f"stopped at step {result.step}/{result.steps}; checkpoint saved in {out}")
-        err.print(f"resume with: {_command_line(data, out)}")
+        if cluster.is_main:
+            if keep_checkpoint:
+                err.print(f"stopped at step {result.step}/{result.steps}; checkpoint saved in {out}", soft_wrap=True)
+                err.print(f"resume with: {_command_line(data, out, cluster.world_size)}", soft_wrap=True)
+            else:
+                err.print(f"stopped at step {result.step}/{result.steps}; no checkpoint (--no-checkpoint), "
+                          f"so this run cannot resume", soft_wrap=True)  # fmt: skip
         raise typer.Exit(EXIT_INTERRUPTED)
+    if not cluster.is_main:
+        return
+    from tutor.gpt.checkpoint import disk_sizes
+
     s = result.summary
     console = Console(highlight=False)
     console.print(
         f"done: {s['steps']} steps · val loss {s['final_val_loss']:.4f} · train loss {s['final_train_loss']:.4f} "
-        f"· {s['wall_time_s']:.1f}s"
+        f"· {s['wall_time_s']:.1f}s", soft_wrap=True,
+    )  # fmt: skip
+    sizes = disk_sizes(out)
+    kept = (f" + checkpoint.pt {_size(sizes['checkpoint'])} (weights and optimizer state for --resume; "
+            "delete it, or pass --no-checkpoint, if you will not continue this run)") if sizes["checkpoint"] else ""  # fmt: skip
+    console.print(f"disk: model {_size(sizes['model'])}{kept}", soft_wrap=True)
+    console.print(f"model saved in {out} (metrics.csv, loss.svg, training.json); try: tutor sample {shlex.quote(str(out))}",
+                  soft_wrap=True)  # fmt: skip
+
+
+def start_line(info: dict, step: int) -> str:
+    """`0.80M parameters · 1,003,854 tokens (vocab 65) · cpu · 2 threads · global batch 24 = 12 x 1 grad-accum x 2 processes`."""
+    threads = f"{info['threads']} thread{'' if info['threads'] == 1 else 's'}"
+    processes = info["processes"]
+    where = f"cpu · {threads}{' per process' if processes > 1 else ''}" if info["device"] == "cpu" else info["device"]
+    batch = (f"global batch {info['global_batch']} = {info['batch_size']} x {info['grad_accum']} grad-accum "
+             f"x {processes} process{'' if processes == 1 else 'es'}")  # fmt: skip
+    return (
+        f"{info['parameters'] / 1e6:.2f}M parameters · {info['data']['tokens']:,} tokens (vocab {info['vocab_size']}) "
+        f"· {where} · {batch}" + (f" · resuming at step {step}" if step else "")
     )
-    console.print(f"model saved in {out} (metrics.csv, loss.svg, training.json); try: tutor sample {shlex.quote(str(out))}")
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n} B"
 
 
 def sample(

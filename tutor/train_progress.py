@@ -18,8 +18,8 @@ class StatsColumn(ProgressColumn):
         parts = [f"step {int(task.completed)}/{int(task.total or 0)}"]
         if f.get("train") is not None:
             parts.append(f"train {f['train']:.4f}")
-        if f.get("val") is not None:
-            parts.append(f"val {f['val']:.4f}")
+        if f.get("val") is not None:  # with the step it was estimated at: it can be old
+            parts.append(f"val {f['val']:.4f}@{f['val_step']}" if f.get("val_step") is not None else f"val {f['val']:.4f}")
         if f.get("tps"):
             parts.append(f"{f['tps']:,.0f} tok/s")
         return Text(" · ".join(parts))
@@ -27,6 +27,8 @@ class StatsColumn(ProgressColumn):
 
 def training_progress(console: Console) -> Progress:
     return Progress(
-        TextColumn("[bold]training[/]"), BarColumn(), TaskProgressColumn(), StatsColumn(), TimeRemainingColumn(),
+        # A 12-cell bar keeps the line under 100 columns even at step 19990/20000, so it never wraps at 110.
+        TextColumn("[bold]training[/]"), BarColumn(bar_width=12), TaskProgressColumn(), StatsColumn(),
+        TimeRemainingColumn(),
         console=console, transient=False, refresh_per_second=4,
     )  # fmt: skip
