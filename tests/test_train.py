@@ -179,10 +179,10 @@ def test_stop_before_the_first_step_then_resume_from_the_cli(tmp_path):
 def test_ctrl_c_asks_for_a_stop_and_a_second_one_interrupts():
     import signal
 
-    from tutor.gpt.train import _install_sigint
+    from tutor.gpt.train import _install_stop_signals
 
     stop = threading.Event()
-    restore = _install_sigint(stop)
+    restore = _install_stop_signals(stop)
     try:
         signal.raise_signal(signal.SIGINT)
         assert stop.is_set()
@@ -190,6 +190,23 @@ def test_ctrl_c_asks_for_a_stop_and_a_second_one_interrupts():
             signal.raise_signal(signal.SIGINT)
     finally:
         restore()
+
+
+def test_under_torchrun_sigterm_asks_for_a_stop_and_never_escalates():
+    import signal
+
+    from tutor.gpt.train import _install_stop_signals
+
+    before = signal.getsignal(signal.SIGTERM)
+    stop = threading.Event()
+    restore = _install_stop_signals(stop, also_sigterm=True)
+    try:
+        signal.raise_signal(signal.SIGTERM)  # torchrun passes a Ctrl-C on this way
+        signal.raise_signal(signal.SIGTERM)  # and again: still only a stop request
+        assert stop.is_set()
+    finally:
+        restore()
+    assert signal.getsignal(signal.SIGTERM) is before
 
 
 def test_finetune_from_a_tiny_base_keeps_its_tokenizer(tmp_path):
@@ -252,7 +269,10 @@ def test_tokenizers_round_trip(tmp_path, kind):
         (lambda d: (d / "x.txt").write_text(""), [], "empty"),
         (lambda d: (d / "x.txt").write_bytes(b"\x89PNG\x00\x00\x01"), [], "binary"),
         (lambda d: (d / "x.txt").write_bytes(b"caf\xe9 au lait"), [], "not UTF-8"),
-        (lambda d: (d / "x.txt").write_text("too short"), [], "--block-size"),
+        (lambda d: (d / "x.txt").write_text("too short"), [], "too few to train on: add more text"),
+        (lambda d: write_corpus(d / "x.txt"), ["--lr", "inf"], "--lr must be a finite number, got inf"),
+        (lambda d: write_corpus(d / "x.txt"), ["--lr", "nan"], "--lr must be a finite number, got nan"),
+        (lambda d: write_corpus(d / "x.txt"), ["--grad-accum", "0"], "--grad-accum must be at least 1"),
         (lambda d: write_corpus(d / "x.txt"), ["--resume"], "nothing to resume"),
         (lambda d: write_corpus(d / "x.txt"), ["--preset", "nope"], "unknown --preset"),
         (lambda d: write_corpus(d / "x.txt"), ["--tokenizer", "words"], "char or bpe"),
@@ -331,3 +351,26 @@ def test_cpu_threads_leave_busy_cores_alone():
     assert cpu_threads(3) == 3
     assert cpu_threads(None, load=0.0) >= 1
     assert cpu_threads(None, load=1000.0) == 1  # an overloaded machine: one thread, no barrier stalls
+
+
+def test_a_corpus_too_small_for_the_block_size_says_which_block_size_fits(tmp_path):
+    corpus = tmp_path / "notes.txt"
+    corpus.write_text("x" * 110)  # 110 characters = 110 tokens with the char tokenizer
+    result = invoke("train", corpus, "--out", tmp_path / "a", "--preset", "tiny", "--block-size", "256")
+    assert result.exit_code == 1
+    line = result.output.strip()
+    assert "\n" not in line and line.startswith("error: the corpus has 110 tokens, too few for --block-size 256")
+    assert line.endswith("add text or lower --block-size (at most 9 fits this corpus)")
+    result = invoke("train", corpus, "--out", tmp_path / "b", "--preset", "tiny", "--block-size", "9", "--steps", "2")
+    assert result.exit_code == 0, result.output  # the hint's value works
+
+
+def test_a_train_error_has_no_blank_line_before_it(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "x.txt").write_text("too short")
+    proc = subprocess.run([sys.executable, "-m", "tutor", "train", str(tmp_path / "x.txt"), "--out", str(tmp_path / "o")],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("error: the corpus has 9 tokens"), repr(proc.stderr)

@@ -25,10 +25,12 @@ _PANEL_RUN = "Run"
 
 
 def _quiet_transformers() -> None:
-    """No tqdm bars from transformers while saving or loading: our own output is enough."""
+    """No tqdm bars, notices or deprecation warnings from transformers: our own output is enough,
+    and `tutor sample` streams model text to stdout, where a library's words would mix in."""
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
 
 
 def _command_line(data: list[Path], out: Path, processes: int = 1) -> str:
@@ -148,7 +150,9 @@ def _run(data: list[Path], out: Path, config, cluster, *, resume: bool, overwrit
             else:
                 err.print(f"stopped at step {result.step}/{result.steps}; no checkpoint (--no-checkpoint), "
                           f"so this run cannot resume", soft_wrap=True)  # fmt: skip
-        raise typer.Exit(EXIT_INTERRUPTED)
+        # Under torchrun a checkpointed stop is a clean exit on every rank: a non-zero code
+        # from any rank makes torchrun kill the others and bury this message in its report.
+        raise typer.Exit(0 if cluster.distributed else EXIT_INTERRUPTED)
     if not cluster.is_main:
         return
     from tutor.gpt.checkpoint import disk_sizes
@@ -200,14 +204,18 @@ def sample(
     from tutor.backends.base import GenerationOptions
 
     GenerationOptions(temperature=temperature, max_tokens=max_tokens, top_k=top_k, seed=seed)  # validates
+    import warnings
+
     from tutor.gpt.sample import load_model, sample as generate
 
     _quiet_transformers()
-    lm, tok = load_model(model)
     write, flush = sys.stdout.write, sys.stdout.flush
-    write(prompt)
-    for chunk in generate(lm, tok, prompt, max_tokens=max_tokens, temperature=temperature, top_k=top_k, seed=seed):
-        write(chunk)
-        flush()
+    with warnings.catch_warnings():  # FutureWarnings and the like are for developers, not learners
+        warnings.simplefilter("ignore")
+        lm, tok = load_model(model)
+        write(prompt)
+        for chunk in generate(lm, tok, prompt, max_tokens=max_tokens, temperature=temperature, top_k=top_k, seed=seed):
+            write(chunk)
+            flush()
     write("\n")
     flush()
