@@ -276,7 +276,7 @@ def train(
                 emit(TrainEvent("step", state.step, c.steps, train_loss, None, lr, tps, state.elapsed + now))
                 loss_sum.zero_()
                 n_logged, last_log, last_step = 0, now, state.step
-                if stops or (stop.is_set() and not cluster.distributed):
+                if stops or (not cluster.distributed and stop.is_set()):
                     interrupted = True
                     break
         if not interrupted and cluster.is_main:
