@@ -6,7 +6,7 @@ Its own module so that `tutor --help` does not import rich.progress.
 from __future__ import annotations
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, ProgressColumn, TaskProgressColumn, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
 
@@ -27,8 +27,8 @@ class StatsColumn(ProgressColumn):
 
 def training_progress(console: Console) -> Progress:
     return Progress(
-        # A 12-cell bar keeps the line under 100 columns even at step 19990/20000, so it never wraps at 110.
-        TextColumn("[bold]training[/]"), BarColumn(bar_width=12), TaskProgressColumn(), StatsColumn(),
-        TimeRemainingColumn(),
+        # A 12-cell bar and no percentage (the step count says it) keep the line under 100
+        # columns even at step 19990/20000, so it never wraps in a 110-column terminal.
+        TextColumn("[bold]training[/]"), BarColumn(bar_width=12), StatsColumn(), TimeRemainingColumn(),
         console=console, transient=False, refresh_per_second=4,
     )  # fmt: skip

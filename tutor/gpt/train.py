@@ -305,7 +305,7 @@ def _check_finite(loss: float, step: int, c: TrainConfig, out: Path, keep_checkp
         return
     kept = f"the checkpoint in {out} from the last good evaluation is kept" if keep_checkpoint else "nothing was saved"
     raise TrainingError(
-        f"the loss became {loss} at step {step}: training diverged; {kept}. "
+        f"the loss became {loss} at step {step}: training diverged; {kept}; "
         f"start again with --overwrite and a lower --lr (this run used {c.lr:g})"
     )
 
