@@ -227,8 +227,11 @@ def build_run(
             raise TrainingError(f"{out / ckpt.CHECKPOINT} has no optimizer state to resume from; start again with --overwrite")
         optimizer.load_state_dict(saved["optimizer"])
         torch.set_rng_state(saved["rng_torch"])
-        if saved.get("rng_cuda") is not None and device.startswith("cuda"):
-            torch.cuda.set_rng_state(saved["rng_cuda"])
+        rng_cuda = saved.get("rng_cuda")
+        if rng_cuda is not None and device.startswith("cuda"):
+            if isinstance(rng_cuda, list):  # checkpoints before torchrun kept every GPU's state
+                rng_cuda = rng_cuda[0]
+            torch.cuda.set_rng_state(rng_cuda)
         generator.set_state(saved["rng_batches"])
     if cluster.is_main:  # only now, after every check: marks the dir incomplete
         ckpt.prepare_out(out, resume=saved is not None, overwrite=overwrite)
