@@ -21,7 +21,7 @@ pytest.importorskip("transformers")
 
 from tutor.gpt import checkpoint as ckpt  # noqa: E402
 from tutor.gpt.presets import resolve_config  # noqa: E402
-from tutor.gpt.train import config_for_resume  # noqa: E402
+from tutor.gpt.resume import config_for_resume  # noqa: E402
 from tutor.gpt.train import train as run_training  # noqa: E402
 
 TINY = ["--preset", "tiny", "--block-size", "48"]

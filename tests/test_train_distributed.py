@@ -28,7 +28,7 @@ if not dist.is_available() or not dist.is_gloo_available():
     pytest.skip("this torch has no gloo backend", allow_module_level=True)
 
 from tutor.gpt import checkpoint as ckpt  # noqa: E402
-from tutor.gpt.train import resume_grad_accum  # noqa: E402
+from tutor.gpt.resume import resume_grad_accum  # noqa: E402
 
 LOSS_TOLERANCE = 1e-4  # per-step train loss, two processes against one
 LOGIT_TOLERANCE = 1e-4  # the saved models' outputs on the same input

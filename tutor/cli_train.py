@@ -101,7 +101,7 @@ def _check_finite(overrides: dict) -> None:
 
 def _config(out: Path, preset: str | None, resume: bool, world_size: int, overrides: dict):
     from tutor.gpt.presets import resolve_config
-    from tutor.gpt.train import config_for_resume
+    from tutor.gpt.resume import config_for_resume
 
     if resume:
         if preset is not None:
