@@ -43,6 +43,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--preset", default="shakespeare-char")
     parser.add_argument("--out", default=str(REPO / "out/bench-processes"))
+    parser.add_argument("--with-two-threads", action="store_true",
+                        help="also one process on 2 threads (on a loaded machine this one is very slow)")
     args = parser.parse_args()
     data, work = Path(args.data), Path(args.out)
     if not data.is_file():
@@ -51,9 +53,10 @@ def main() -> None:
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
     configs = {
         "1 process, 1 thread, --grad-accum 2": (python, ["--grad-accum", "2", "--threads", "1"]),
-        "1 process, 2 threads, --grad-accum 2": (python, ["--grad-accum", "2", "--threads", "2"]),
         "2 processes (torchrun, gloo), 1 thread each": (torchrun, ["--threads", "1"]),
     }
+    if args.with_two_threads:
+        configs["1 process, 2 threads, --grad-accum 2"] = (python, ["--grad-accum", "2", "--threads", "2"])
     try:
         load = os.getloadavg()
     except OSError:

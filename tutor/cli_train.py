@@ -84,11 +84,12 @@ def train(
         join(cluster, pick_device(config.device, cluster))
         _run(data, out, config, cluster, resume=resume, overwrite=overwrite, keep_checkpoint=checkpoint,
              fit_block_size=bool(init_from) and block_size is None and not resume)  # fmt: skip
-    except (TutorError, Exception) as exc:
-        if cluster.speaks_here or isinstance(exc, (typer.Exit, KeyboardInterrupt)) or os.environ.get("TUTOR_DEBUG"):
+    except Exception as exc:
+        if cluster.speaks_here or isinstance(exc, typer.Exit) or os.environ.get("TUTOR_DEBUG"):
             raise
-        # Other processes on this machine stay quiet: rank 0 (or local rank 0) says it once.
-        raise typer.Exit(getattr(exc, "exit_code", 1)) from None
+        # The other processes on this machine stay quiet: local rank 0 says it once (the
+        # errors are the same on every rank, or rank 0's failure is why the others failed).
+        raise typer.Exit(exc.exit_code if isinstance(exc, TutorError) else 1) from None
     finally:
         leave(cluster)
 
