@@ -1,5 +1,5 @@
 """Run by torchrun in test_train_distributed: train through the library, and ask for a stop
-on one rank only, at a chosen log point, to show that every rank stops there together.
+on one rank only, at a chosen step, to show that every rank stops there together.
 
     torchrun --standalone --nproc_per_node=2 tests/ddp_stop_worker.py CORPUS OUT STOP_RANK STOP_STEP
 """
@@ -15,8 +15,8 @@ from tutor.gpt.presets import resolve_config
 from tutor.gpt.train import train
 
 
-class StopAtLogPoint(threading.Event):
-    """Reads as set from the `at`-th time the loop asks (the loop asks once per log point)."""
+class StopAtStep(threading.Event):
+    """Reads as set from the `at`-th time the loop asks (under torchrun it asks once per step)."""
 
     def __init__(self, at: int) -> None:
         super().__init__()
@@ -30,10 +30,10 @@ class StopAtLogPoint(threading.Event):
 def main() -> None:
     corpus, out, stop_rank, stop_step = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
     cluster = cluster_from_env()
-    join(cluster, "cpu")
+    cluster = join(cluster, "cpu")
     try:
         config = resolve_config("tiny", steps=50, log_every=1)
-        stop = StopAtLogPoint(stop_step) if cluster.rank == stop_rank else threading.Event()
+        stop = StopAtStep(stop_step) if cluster.rank == stop_rank else threading.Event()
         result = train([corpus], out, config, stop=stop, cluster=cluster)
         print(f"rank {cluster.rank}: interrupted={result.interrupted} step={result.step}", flush=True)
     finally:

@@ -168,3 +168,15 @@ def test_wrong_setups_get_one_line_each(corpus, one_process, tmp_path):
         assert result.exit_code != 0
         assert result.output.startswith(message) and result.output.count("\n") == 1, result.output
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_the_launcher_environment_names_the_rank():
+    from tutor.errors import TrainingError
+    from tutor.gpt.distributed import Cluster, cluster_from_env
+
+    assert cluster_from_env({}) == Cluster(0, 1, 0) and not cluster_from_env({}).distributed
+    worker = cluster_from_env({"WORLD_SIZE": "4", "RANK": "3", "LOCAL_RANK": "1"})
+    assert (worker.rank, worker.world_size, worker.local_rank, worker.is_main, worker.speaks_here) == (3, 4, 1, False, False)
+    for env in ({"WORLD_SIZE": "2", "RANK": "2"}, {"WORLD_SIZE": "two", "RANK": "0"}, {"WORLD_SIZE": "2"}):
+        with pytest.raises(TrainingError, match="torchrun --standalone --nproc_per_node=N -m tutor train"):
+            cluster_from_env(env)

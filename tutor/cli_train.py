@@ -50,7 +50,7 @@ def train(
     device: Annotated[Optional[str], typer.Option(help="auto, cpu or cuda.", rich_help_panel=_PANEL_RUN)] = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed (weights, batches).", rich_help_panel=_PANEL_RUN)] = None,
     eval_every: Annotated[Optional[int], typer.Option(help="Steps between validation-loss estimates (the last step is always evaluated).", rich_help_panel=_PANEL_RUN)] = None,
-    log_every: Annotated[Optional[int], typer.Option(help="Steps between train-loss readings (and, under torchrun, stop checks).", rich_help_panel=_PANEL_RUN)] = None,
+    log_every: Annotated[Optional[int], typer.Option(help="Steps between train-loss readings.", rich_help_panel=_PANEL_RUN)] = None,
     threads: Annotated[Optional[int], typer.Option(help="CPU threads per process (default: this process's cores minus the 1-minute load average, shared among torchrun's processes; at least 1).", rich_help_panel=_PANEL_RUN)] = None,
     compile: Annotated[Optional[bool], typer.Option("--compile/--no-compile", help="torch.compile the model (slow start, faster steps).", rich_help_panel=_PANEL_RUN)] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its checkpoint (any number of processes that divides its global batch).", rich_help_panel=_PANEL_RUN)] = False,
@@ -81,7 +81,7 @@ def train(
                          compile=compile, tokenizer=tokenizer, vocab_size=vocab_size, init_from=init_from)  # fmt: skip
         _check_finite(overrides)
         config = _config(out, preset, resume, cluster.world_size, overrides)
-        join(cluster, pick_device(config.device, cluster))
+        cluster = join(cluster, pick_device(config.device, cluster))
         _run(data, out, config, cluster, resume=resume, overwrite=overwrite, keep_checkpoint=checkpoint,
              fit_block_size=bool(init_from) and block_size is None and not resume)  # fmt: skip
     except Exception as exc:

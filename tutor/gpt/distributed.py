@@ -11,8 +11,9 @@ The backend is gloo on CPU and nccl on CUDA, as in nanoGPT.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from typing import Any
 
 from tutor.errors import TrainingError
 
@@ -35,6 +36,7 @@ class Cluster:
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
+    cpu_group: Any = field(default=None, compare=False, repr=False)  # gloo group for host-side flags (nccl runs)
 
     @property
     def is_main(self) -> bool:
@@ -70,14 +72,17 @@ def cluster_from_env(env: dict[str, str] | None = None) -> Cluster:
     return Cluster(rank, world, local)
 
 
-def join(cluster: Cluster, device: str, *, timeout_s: float = 600) -> None:
+def join(cluster: Cluster, device: str, *, timeout_s: float = 600) -> Cluster:
     """Join the process group (gloo on CPU, nccl on CUDA). A world of one joins nothing.
+
+    Returns the cluster to train with: under nccl it also carries a small gloo group, so that
+    the per-step stop check (`any_rank`) never waits on the GPU.
 
     Raises:
         TrainingError: no rendezvous (MASTER_ADDR/PORT missing or unreachable, peers missing).
     """
     if not cluster.distributed:
-        return
+        return cluster
     import torch.distributed as dist
 
     missing = [name for name in ("MASTER_ADDR", "MASTER_PORT") if not os.environ.get(name)]
@@ -92,6 +97,7 @@ def join(cluster: Cluster, device: str, *, timeout_s: float = 600) -> None:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         address = f"{os.environ['MASTER_ADDR']}:{os.environ['MASTER_PORT']}"
         raise TrainingError(f"no rendezvous at {address} ({first}); {_LAUNCH_HINT}") from exc
+    return replace(cluster, cpu_group=dist.new_group(backend="gloo") if backend == "nccl" else None)
 
 
 def leave(cluster: Cluster) -> None:
@@ -106,7 +112,22 @@ def barrier(cluster: Cluster) -> None:
     if cluster.distributed:
         import torch.distributed as dist
 
-        dist.barrier()
+        if dist.get_backend() == "nccl":  # name the GPU, or nccl guesses it (with a warning)
+            dist.barrier(device_ids=[cluster.local_rank])
+        else:
+            dist.barrier()
+
+
+def any_rank(cluster: Cluster, flag: bool) -> bool:
+    """True on every rank when `flag` is true on any rank (a CPU all-reduce of one number)."""
+    if not cluster.distributed:
+        return flag
+    import torch
+    import torch.distributed as dist
+
+    tensor = torch.tensor([int(flag)], dtype=torch.int32)
+    dist.all_reduce(tensor, op=dist.ReduceOp.MAX, group=cluster.cpu_group)
+    return bool(tensor.item())
 
 
 def sum_over_ranks(cluster: Cluster, values: list[float], device: str) -> list[float]:

@@ -25,7 +25,7 @@ from typing import Any, Callable, Sequence
 
 from tutor.errors import TrainingError
 from tutor.gpt import checkpoint as ckpt
-from tutor.gpt.distributed import Cluster, barrier, sum_over_ranks
+from tutor.gpt.distributed import Cluster, any_rank, barrier, sum_over_ranks
 from tutor.gpt.presets import TrainConfig, validate
 from tutor.gpt.setup import build_run
 
@@ -135,7 +135,7 @@ def train(
         overwrite: replace an existing `out`.
         on_event: told about progress (rank 0 only); called from this thread.
         stop: set it to end the run at the next step with a checkpoint (Ctrl-C sets it too).
-            Under torchrun the processes agree on stopping every `log_every` steps.
+            Under torchrun the processes agree on stopping after every step.
         cluster: this process's rank (`distributed.cluster_from_env`); one process when None.
             The caller has joined the process group.
         keep_checkpoint: False writes no checkpoint.pt (no optimizer state on disk; no --resume).
@@ -213,10 +213,11 @@ def train(
             loss_sum += step_fn(lr)
             n_logged += 1
             state.step += 1
-            # One process decides alone; several agree at each log point (the same on every rank).
-            agree = state.step % c.log_every == 0 or state.step == c.steps
-            if agree or (stop.is_set() and not cluster.distributed):
-                total, stops = sum_over_ranks(cluster, [loss_sum.item(), float(stop.is_set())], run.device)
+            # Several processes agree on stopping after every step: torchrun gives them 30 s
+            # after a Ctrl-C before it kills them, so a stop cannot wait for the next log point.
+            stopping = any_rank(cluster, stop.is_set()) if cluster.distributed else stop.is_set()
+            if state.step % c.log_every == 0 or state.step == c.steps or stopping:
+                total = sum_over_ranks(cluster, [loss_sum.item()], run.device)[0]
                 train_loss = total / (n_logged * cluster.world_size)  # the only host sync between evals
                 _check_finite(train_loss, state.step, c, out, keep_checkpoint)
                 now = clock()
@@ -226,7 +227,7 @@ def train(
                 emit(TrainEvent("step", state.step, c.steps, train_loss, None, lr, tps, state.elapsed + now))
                 loss_sum.zero_()
                 n_logged, last_log, last_step = 0, now, state.step
-                if stops or (not cluster.distributed and stop.is_set()):
+                if stopping or (not cluster.distributed and stop.is_set()):  # (or set by on_event)
                     interrupted = True
                     break
         if not interrupted and cluster.is_main:
