@@ -538,3 +538,19 @@ def test_threads_help_says_what_the_code_does():
     help_text = typing.get_type_hints(command, include_extras=True)["threads"].__metadata__[0].help
     assert "minus the 1-minute load average" in help_text
     assert cpu_threads(None, load=1.0) == max(1, cpu_threads(None, load=0.0) - 1)
+
+
+def test_sample_of_a_diverged_model_says_so_in_one_line(trained, tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    _, out = trained
+    model = AutoModelForCausalLM.from_pretrained(out)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.fill_(float("nan"))
+    model.save_pretrained(tmp_path / "nan")
+    AutoTokenizer.from_pretrained(out).save_pretrained(tmp_path / "nan")
+    result = invoke("sample", tmp_path / "nan", "--max-tokens", "5")
+    assert result.exit_code == 1
+    assert result.output.strip().endswith("error: the model's outputs are NaN or infinite (its training diverged); "
+                                          "train it again with a lower --lr")  # fmt: skip

@@ -81,6 +81,9 @@ def generate_ids(
         for _ in range(max_tokens):
             out = model(input_ids=torch.tensor([feed]), use_cache=True, **{keyword: cache})
             logits = out.logits[0, -1].float()
+            if not torch.isfinite(logits).all():
+                raise ModelError("the model's outputs are NaN or infinite (its training diverged); "
+                                 "train it again with a lower --lr")  # fmt: skip
             if temperature == 0:
                 token = int(logits.argmax())
             else:
