@@ -554,3 +554,14 @@ def test_sample_of_a_diverged_model_says_so_in_one_line(trained, tmp_path):
     assert result.exit_code == 1
     assert result.output.strip().endswith("error: the model's outputs are NaN or infinite (its training diverged); "
                                           "train it again with a lower --lr")  # fmt: skip
+
+
+def test_off_a_terminal_each_evaluation_is_one_plain_line(tmp_path):
+    corpus = write_corpus(tmp_path / "c.txt")
+    result = invoke("train", corpus, "--out", tmp_path / "m", *TINY, "--steps", "40")  # CliRunner: not a terminal
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    evals = [line for line in lines if line.startswith("step ")]
+    assert [line.split()[1] for line in evals] == ["0/40", "20/40", "40/40"]
+    assert all(" · train " in line and " · val " in line for line in evals)
+    assert not any(line.startswith("training") or "tok/s" in line for line in lines)  # no bar, wrapped, at the end

@@ -119,30 +119,19 @@ def _run(data: list[Path], out: Path, config, cluster, *, resume: bool, overwrit
 
     _quiet_transformers()
     err = stderr_console()
-    progress = None
+    report = None
     if cluster.is_main:
-        from tutor.train_progress import training_progress
+        from tutor.train_progress import TrainingReport
 
-        progress = training_progress(err)
-        task = progress.add_task("train", total=config.steps, train=None, val=None, val_step=None, tps=None)
-
-    def on_event(event) -> None:
-        if event.kind == "start":
-            err.print(start_line(event.info, event.step), soft_wrap=True)
-            progress.update(task, completed=event.step)
-            progress.start()
-        elif event.kind == "step":
-            progress.update(task, completed=event.step, train=event.train_loss, tps=event.tokens_per_s)
-        elif event.kind == "eval":
-            progress.update(task, completed=event.step, val=event.val_loss, val_step=event.step)
+        report = TrainingReport(err, config.steps, start_line)
 
     try:
-        result = run_training(data, out, config, resume=resume, overwrite=overwrite, on_event=on_event,
+        result = run_training(data, out, config, resume=resume, overwrite=overwrite, on_event=report,
                               stop=threading.Event(), cluster=cluster, keep_checkpoint=keep_checkpoint,
                               fit_block_size=fit_block_size)  # fmt: skip
     finally:
-        if progress is not None and progress.live.is_started:  # stop() of an unstarted bar prints a blank line
-            progress.stop()
+        if report is not None:
+            report.stop()
     if result.interrupted:
         if cluster.is_main:
             if keep_checkpoint:
