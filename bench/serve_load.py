@@ -1,19 +1,21 @@
 """Load test for `tutor serve`: 1, 4 and 16 concurrent streaming clients on loopback.
 
-Starts `tutor serve` as a subprocess (the embedded model, or --model), then for each level runs
+Starts `tutor serve` as a subprocess (the default model, or --model), then for each level runs
 that many client threads with the official `openai` SDK. The clients share the level's
 `--requests` streaming requests (at least one each), sending one after another, bounded by
 `--time-limit` seconds per level; a 503 is retried after its `retry-after` (and counted),
 anything else that is not a complete stream with a finish_reason is a failure. Prints a table
 and, with --out FILE, writes it as a Markdown section (the one in BENCHMARKS.md came from it).
 
-    python bench/serve_load.py                      # embedded SmolLM2, levels 1 4 16
+    python bench/serve_load.py                      # the default model, levels 1 4 16
+    python bench/serve_load.py --model smollm2 --parallel 1 --levels 1 4   # one slot: the baseline
     python bench/serve_load.py --model DIR --levels 1 4 --max-tokens 32
 
 One short request warms the model up first. Time to first token counts from sending the
 request, so it includes the wait in the queue. A level's time limit stops new requests; the
 ones in flight finish, so a level can run past it.
-Tokens/s is all completion tokens of a level (from the usage chunks) over its wall time.
+Tokens/s is all completion tokens of a level (from the usage chunks) over its wall time; the
+last column is that against the first level's, measured in the same run.
 """
 
 from __future__ import annotations
@@ -69,6 +71,8 @@ def start_server(args: argparse.Namespace) -> tuple[subprocess.Popen, str, str]:
     else:  # before tutor.cli registers the command
         command = [sys.executable, "-c", "import typer; from tutor.cli_serve import serve; typer.run(serve)"]
     command += ["--port", "0", "--queue", str(args.queue), "--device", args.device]
+    if args.parallel:
+        command += ["--parallel", str(args.parallel)]
     if args.model:
         command += ["--model", args.model]
     env = {**os.environ, "COLUMNS": "200"}
@@ -177,15 +181,17 @@ def percentile(values: list[float], q: float) -> float | None:
 
 def table(levels: list[Level]) -> str:
     rows = [
-        "| clients | completed | 503 (retried) | failed | gave up | TTFT p50 s | TTFT p95 s | tokens | wall s | tokens/s |",
-        "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "| clients | completed | 503 (retried) | failed | gave up | TTFT p50 s | TTFT p95 s | tokens | wall s | tokens/s | vs first level |",
+        "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
+    base = levels[0].tokens / levels[0].wall if levels and levels[0].wall else None
     for lv in levels:
         p50, p95 = percentile(lv.ttft, 50), percentile(lv.ttft, 95)
         fmt = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
         rows.append(
             f"| {lv.clients} | {lv.ok} | {lv.busy} | {lv.failed} | {lv.gave_up} | {fmt(p50)} | {fmt(p95)} | "
-            f"{lv.tokens} | {lv.wall:.1f} | {lv.tokens / lv.wall:.1f} |"
+            f"{lv.tokens} | {lv.wall:.1f} | {lv.tokens / lv.wall:.1f} | "
+            f"{'-' if not base else f'{lv.tokens / lv.wall / base:.2f}x'} |"
         )
     return "\n".join(rows)
 
@@ -205,7 +211,8 @@ def machine() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", help="local model for tutor serve (default: the embedded smollm2)")
+    parser.add_argument("--model", help="local model for tutor serve (default: TUTOR_LOCAL_MODEL or qwen-1.5b)")
+    parser.add_argument("--parallel", type=int, help="tutor serve --parallel (default: its own)")
     parser.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--levels", type=int, nargs="+", default=[1, 4, 16], help="concurrent clients per level")
     parser.add_argument("--requests", type=int, default=8, help="requests per level, at least one per client")

@@ -11,8 +11,11 @@ message, so a `tutor` subprocess pointed at it gets a deterministic answer.
     server.enqueue(Reply.stream(["a", "b"], malformed_after=1))      # a frame that isn't JSON
     server.enqueue(Reply.stream(["a"], no_finish=True))              # [DONE] with no finish_reason
     server.enqueue(Reply.stream(["a", "b"], error_after=1))          # an {"error": ...} event
+    server.enqueue(Reply.hostile(), Reply.hostile_error(400))        # terminal escape sequences
     reply = Reply.stream(["a", "b"], stall_after=1)                  # hold after one chunk...
     reply.stalled.wait(5); reply.release.set()                       # ...until released
+    server.enqueue(Reply.stream(["a"], vllm=True))                   # frames as vLLM writes them
+    server.enqueue(Reply.error(400, vllm_error(400, "too long")))    # vLLM's error body
 
 Every request is recorded in `server.requests` (method, path, lower-cased headers, JSON body).
 Run it by hand with `python tests/openai_server.py` to point a real `tutor` at it.
@@ -33,6 +36,35 @@ from typing import Any, Iterator
 import pytest
 
 MODELS = ("gpt-4o-mini", "tutor-test")
+
+# What a hostile server (or model) may send to take over the learner's terminal. Tests send
+# these in answers, error bodies and notes, and check that none reaches a terminal.
+HOSTILE_SEQUENCES = {
+    "clipboard": "\x1b]52;c;aGFja2Vk\x1b\\",  # OSC 52: write the clipboard ("hacked")
+    "title": "\x1b]0;pwned\x07",  # OSC 0, ended by BEL: the window title
+    "clear": "\x1b[2J\x1b[H",  # clear the screen, cursor home
+    "cursor_report": "\x1b[6n",  # the terminal types "ESC [ row ; col R" into our input
+    "device_attributes": "\x1b[c",  # ... and "ESC [ ? 1 ; 2 c"
+    "dcs": "\x1bP+q544e\x1b\\",  # DCS XTGETTCAP: another reply typed into our input
+    "colour": "\x1b[8m",  # SGR "conceal": hides the text after it
+    "c1_csi": "\u009b6n",  # the same query with an 8-bit CSI
+    "c1_osc": "\u009d0;c1-title\u009c",  # 8-bit OSC ... ST
+    "carriage_return": "safe\rFAKE",  # overwrite the start of the line
+    "backspace": "ok\x08\x08no",
+}
+HOSTILE = "".join(HOSTILE_SEQUENCES.values())
+
+
+def hostile_answer() -> str:
+    """Markdown that hides every hostile sequence in prose, an inline code span and a fence
+    (where Rich passes string terminators through), around words a test can look for."""
+    return (
+        f"# Title {HOSTILE}\n\n"
+        f"Plain words {HOSTILE} end of prose.\n\n"
+        f"Inline `code {HOSTILE} span` here.\n\n"
+        f"```\nfenced {HOSTILE} block\n```\n\n"
+        f"- a list item {HOSTILE}\n"
+    )
 _POLL_S = 0.02  # how often the server checks for shutdown, and a stalled reply for release
 
 
@@ -64,6 +96,7 @@ class Reply:
     error_after: int | None = None
     no_finish: bool = False
     stall_after: int | None = None
+    vllm: bool = False  # frames as vLLM's server writes them (logprobs, stop_reason, no usage key)
     stalled: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
     disconnected: threading.Event = field(default_factory=threading.Event)
@@ -81,6 +114,7 @@ class Reply:
         no_finish: bool = False,
         stall_after: int | None = None,
         headers: dict[str, str] | None = None,
+        vllm: bool = False,
     ) -> Reply:
         """A successful answer made of `chunks` (sent as one body if the request isn't streamed).
 
@@ -91,6 +125,8 @@ class Reply:
             no_finish: never send a finish_reason (the stream still ends with [DONE]).
             stall_after: after this many content chunks, hold the connection open until
                 `release` is set (then carry on) or the server stops (then close).
+            vllm: write the frames as vLLM does: `logprobs` and `stop_reason` in each choice,
+                no `usage` key before the last frame, and never a `system_fingerprint`.
         """
         return cls(
             chunks=list(chunks),
@@ -102,7 +138,20 @@ class Reply:
             no_finish=no_finish,
             stall_after=stall_after,
             headers=dict(headers or {}),
+            vllm=vllm,
         )
+
+    @classmethod
+    def hostile(cls) -> Reply:
+        """`hostile_answer()`, streamed in chunks that split some escape sequences in two."""
+        text = hostile_answer()
+        return cls.stream([text[i : i + 7] for i in range(0, len(text), 7)])
+
+    @classmethod
+    def hostile_error(cls, status: int = 400) -> Reply:
+        """An HTTP error whose message carries every hostile sequence."""
+        body = {"error": {"message": f"Bad request {HOSTILE} end of error", "type": "invalid_request_error", "code": None}}
+        return cls.error(status, body)
 
     @classmethod
     def error(cls, status: int, body: Any = None, *, headers: dict[str, str] | None = None) -> Reply:
@@ -110,6 +159,14 @@ class Reply:
         if body is None:
             body = {"error": {"message": f"Scripted error {status}", "type": "test_error", "code": None}}
         return cls(status=status, error_body=body, headers=dict(headers or {}))
+
+
+def vllm_error(status: int, message: str, *, nested: bool = True) -> dict[str, Any]:
+    """An error body as vLLM's OpenAI server writes it: nested under "error" (newer releases) or
+    flat with `"object": "error"` (older ones); either way `code` is the HTTP status, an int."""
+    kinds = {400: "BadRequestError", 404: "NotFoundError", 500: "InternalServerError"}
+    error = {"message": message, "type": kinds.get(status, "BadRequestError"), "param": None, "code": status}
+    return {"error": error} if nested else {"object": "error", **error}
 
 
 def echo_reply(body: dict[str, Any]) -> Reply:
@@ -286,14 +343,17 @@ class _Handler(BaseHTTPRequestHandler):
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
 
         def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+            choice: dict[str, Any] = {"index": 0, "delta": delta, "finish_reason": finish}
+            if reply.vllm:
+                choice.update(logprobs=None, stop_reason=None)
             frame: dict[str, Any] = {
                 "id": "chatcmpl-test",
                 "object": "chat.completion.chunk",
                 "created": 0,
                 "model": model,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                "choices": [choice],
             }
-            if include_usage:
+            if include_usage and not reply.vllm:
                 frame["usage"] = None
             return frame
 

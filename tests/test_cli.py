@@ -139,7 +139,7 @@ def test_notes_ground_the_first_answer_and_sources_lists_them(tmp_path):
         "the softmax of the scores weights the values.\n"
     )
     (notes / "cooking.md").write_text("# Bread\n\nKnead the dough for ten minutes.\n")
-    backend = FakeBackend(["answer"])
+    backend = FakeBackend(["Each token's query is compared with every key, and the softmax of the scores weights the values."])
     result, _, _ = run(
         ["explain", "attention queries keys", "--notes", str(notes)], backend=backend, tty=True, input="/sources\n/quit\n"
     )
@@ -149,6 +149,18 @@ def test_notes_ground_the_first_answer_and_sources_lists_them(tmp_path):
     assert "Knead" not in system
     assert "attention.md" in result.stderr
     assert result.stdout.rstrip().endswith("Sources from your notes: [notes/attention.md §1]")
+
+
+def test_an_answer_that_ignores_the_notes_claims_no_sources(tmp_path):
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "attention.md").write_text(
+        "# Attention\n\nEach token's query is compared with every key; the softmax of the scores weights the values.\n"
+    )
+    backend = FakeBackend(["Attention lets a model focus on the important parts of its input, like a spotlight."])
+    result, _, _ = run(["explain", "attention queries keys", "--notes", str(notes)], backend=backend)
+    assert result.exit_code == 0, result.output
+    assert "Sources from your notes" not in result.stdout
 
 
 def test_an_answer_that_cites_its_passages_gets_no_sources_line(tmp_path):
@@ -181,3 +193,22 @@ def test_help_loads_no_model_network_or_progress_libraries():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_the_footer_counts_the_model_load_the_learner_waited_for():
+    times = iter([10.0, 12.5])
+    backend = FakeBackend(["a", "b"], name="local", model="smollm2")
+    deps = Dependencies(build_backend=lambda choice, settings, **kw: backend, stdin_is_tty=lambda: False,
+                        clock=lambda: next(times))
+    result = CliRunner().invoke(app, ["explain", "X", "--no-feedback"], obj=deps)
+    assert result.exit_code == 0, result.output
+    assert "local:smollm2 · 7 prompt + 2 answer tokens · model load 2.50 s · first token 1.00 s" in result.stderr
+
+
+def test_notices_and_footers_are_not_wrapped_off_a_terminal():
+    model = "a-model-with-a-rather-long-name-" + "x" * 60
+    result, _, _ = run(["explain", "X", "--no-feedback"], backend=FakeBackend(["a", "b", "c"], model=model),
+                       env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    (footer,) = [line for line in result.stderr.splitlines() if "answer tokens" in line]
+    assert footer.startswith(f"fake:{model} · ") and footer.endswith(" tok/s")

@@ -10,7 +10,7 @@ def test_defaults_without_anything_configured(tmp_path):
     settings = load_settings({}, environ={}, cwd=tmp_path)
     assert settings.backend == "auto"
     assert settings.openai_model == "gpt-4o-mini"
-    assert settings.local_model == "smollm2"
+    assert settings.local_model == "qwen-1.5b"
     assert settings.api_key is None
     assert settings.sources == {}
 

@@ -99,11 +99,13 @@ EXPECTED_JSON = """\
   "backend": "fake",
   "model": "fake-1",
   "prompts": "{prompts}",
+  "notes": [],
   "created_at": "2026-11-18T11:06:40Z",
   "updated_at": "2026-11-18T11:06:40Z",
   "turns": [
     {{
       "feedback": null,
+      "retry": false,
       "answer": "# Entropy\\n\\nDisorder.",
       "status": "done",
       "error": null,
@@ -118,6 +120,7 @@ EXPECTED_JSON = """\
     }},
     {{
       "feedback": "simpler",
+      "retry": false,
       "answer": "Heat flows from hot to cold.",
       "status": "done",
       "error": null,
@@ -250,7 +253,7 @@ def test_export_to_a_path_that_cannot_be_written_leaves_no_file(tmp_path):
 
 def test_delete_removes_the_lesson():
     lesson_id = entropy_lesson()
-    result = run(["delete", lesson_id])
+    result = run(["delete", lesson_id, "--yes"])
     assert result.exit_code == 0, result.output
     assert f"deleted {lesson_id} · Entropy" in result.stderr
     assert open_store().lessons() == []
@@ -298,7 +301,10 @@ def test_resume_restores_the_whole_conversation_and_adds_turns_to_the_lesson():
     backend = FakeBackend(["An example: ice melting."])
     result = run(["resume", lesson_id[:4]], backend=backend, tty=True, input="an example\n")
     assert result.exit_code == 0, result.output
-    assert result.stdout == "Heat flows from hot to cold.\nAn example: ice melting.\n"
+    assert result.stdout == (  # stdout is not a terminal: the new answer comes under a rule and headings
+        "Heat flows from hot to cold.\n\n---\n\n## Feedback\n\n> an example\n\n"
+        "## Revised explanation\n\nAn example: ice melting.\n"
+    )
     assert f"resuming {lesson_id} · Entropy · 2 answers" in result.stderr
     sent = backend.calls[0]
     assert [m["role"] for m in sent] == ["system", "user", "assistant", "user", "assistant", "user"]
@@ -342,7 +348,8 @@ def test_resume_after_a_crash_keeps_the_partial_answer():
     backend = FakeBackend(["revised"])
     result = run(["resume", lesson.id], backend=backend, tty=True, input="go on\n")
     assert result.exit_code == 0, result.output
-    assert result.stdout == "who\nrevised\n"
+    assert result.stdout.startswith("who\n") and result.stdout.endswith("## Revised explanation\n\nrevised\n")
+    assert "(interrupted)" in result.stderr
     assert backend.calls[0][2] == {"role": "assistant", "content": "who"}
 
 
@@ -407,3 +414,89 @@ def test_show_in_a_terminal_renders_the_markdown():
     render_markdown("# Title\n\n- one\n- two\n", expected)
     assert out.file.getvalue() == expected.file.getvalue()
     assert "# Title" not in out.file.getvalue() and "• one" in out.file.getvalue()
+
+
+# --- newcomer papercuts (issue 13) -----------------------------------------------------------
+
+
+def test_show_and_export_without_an_id_take_the_latest_lesson():
+    run(["explain", "Gravity", "--no-feedback"], backend=FakeBackend(["apples"]))
+    run(["explain", "Entropy", "--no-feedback"], backend=FakeBackend(["disorder"]))
+    shown = run(["show"])
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout == "disorder\n"
+    exported = run(["export"])
+    assert exported.exit_code == 0 and exported.stdout.startswith("# Entropy\n")
+
+
+def test_delete_asks_on_a_terminal_and_keeps_the_lesson_on_no():
+    lesson_id = entropy_lesson()
+    kept = run(["delete", lesson_id], tty=True, input="n\n")
+    assert kept.exit_code == 1
+    assert f"Delete lesson {lesson_id} · Entropy · 2 answers? [y/N]" in kept.stderr
+    assert [lesson.id for lesson in open_store().lessons()] == [lesson_id]
+    deleted = run(["delete", lesson_id], tty=True, input="y\n")
+    assert deleted.exit_code == 0, deleted.output
+    assert open_store().lessons() == []
+
+
+def test_delete_without_a_terminal_needs_yes():
+    lesson_id = entropy_lesson()
+    assert error_line(run(["delete", lesson_id])) == f"error: tutor delete {lesson_id} asks first; without a terminal, add --yes"
+    assert [lesson.id for lesson in open_store().lessons()] == [lesson_id]
+
+
+def test_retry_is_exported_as_a_retry_not_as_new_feedback():
+    backend = FakeBackend(["first"], ["simpler one"], ["simpler two"])
+    assert run(["explain", "Entropy"], backend=backend, tty=True, input="simpler\n/retry\n").exit_code == 0
+    (summary,) = open_store().lessons()
+    markdown = run(["export", summary.id]).stdout
+    assert markdown.count("## Feedback") == 1
+    assert "## Revised explanation\n\nsimpler one" in markdown
+    assert "## Revised explanation (retry)\n\nsimpler two" in markdown
+    turns = json.loads(run(["export", summary.id, "--format", "json"]).stdout)["turns"]
+    assert [(t["feedback"], t["retry"]) for t in turns] == [(None, False), ("simpler", False), ("simpler", True)]
+
+
+def test_retry_right_after_resume_keeps_the_feedback_it_retries():
+    lesson_id = entropy_lesson()
+    result = run(["resume", lesson_id], backend=FakeBackend(["again, simpler"]), tty=True, input="/retry\n")
+    assert result.exit_code == 0, result.output
+    last = open_store().load(lesson_id).turns[-1]
+    assert (last.feedback, last.retry, last.answer) == ("simpler", True, "again, simpler")
+    assert "## Revised explanation (retry)\n\nagain, simpler" in run(["export", lesson_id]).stdout
+
+
+def test_resume_restores_the_notes_of_the_lesson(tmp_path):
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "entropy.md").write_text("# Entropy\n\nEntropy counts the microstates of a system.\n")
+    first = run(["explain", "Entropy microstates", "--notes", str(notes), "--no-feedback"],
+                backend=FakeBackend(["Counting microstates."]))
+    assert first.exit_code == 0, first.output
+    result = run(["resume"], backend=FakeBackend(["unused"]), tty=True, input="/sources\n")
+    assert result.exit_code == 0, result.output
+    assert "entropy.md §1" in result.stderr
+    assert "No notes passages were used" not in result.stderr
+    assert json.loads(run(["export", "--format", "json"]).stdout)["notes"] == [str(notes)]
+
+
+def test_resume_says_when_its_notes_are_gone(tmp_path):
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "a.md").write_text("# A\n\nAlpha particles.\n")
+    run(["explain", "Alpha particles", "--notes", str(notes), "--no-feedback"], backend=FakeBackend(["x"]))
+    (notes / "a.md").unlink()
+    notes.rmdir()
+    result = run(["resume", "--no-feedback"])
+    assert result.exit_code == 0, result.output
+    assert f"notes: {notes} no longer exist; resuming without them" in result.stderr
+
+
+def test_history_piped_never_truncates_a_column():
+    model = "smollm2-edbcc4206bff-with-a-long-suffix"
+    run(["explain", "A topic with a fairly long name, longer than a narrow terminal", "--no-feedback"],
+        backend=FakeBackend(["x"], name="local", model=model))
+    table = run(["history"], env={"COLUMNS": "40"}).stdout
+    assert f"local:{model}" in table
+    assert "A topic with a fairly long name, longer than a narrow terminal" in table

@@ -82,7 +82,7 @@ def test_a_database_from_a_newer_tutor_is_refused_not_replaced():
     conn = sqlite3.connect(path)
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     conn.close()
-    with pytest.raises(StoreError, match=r"written by a newer tutor \(schema 2, this one knows 1\); upgrade tutor"):
+    with pytest.raises(StoreError, match=rf"written by a newer tutor \(schema {SCHEMA_VERSION + 1}, this one knows {SCHEMA_VERSION}\); upgrade tutor"):
         open_store()
     assert path.exists()
     assert not list(path.parent.glob("*.corrupt-*"))
@@ -228,3 +228,21 @@ def test_a_database_damaged_inside_is_moved_aside_too():
     store = open_store(notify=notices.append)
     assert len(notices) == 1 and f"(database disk image is malformed: *** in database main *** Page {root}: " in notices[0]
     assert store.lessons() == []
+
+
+def test_a_version_1_database_gains_retry_and_notes_and_keeps_its_lessons():
+    from tutor.history.db import MIGRATIONS
+
+    path = history_path()
+    path.parent.mkdir(parents=True)
+    conn = sqlite3.connect(path, isolation_level=None)
+    MIGRATIONS[0](conn)
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute("INSERT INTO lessons VALUES ('abcdef', 'Old', 'beginner', 'openai', 'm', 'p', '[]', 1.0, 1.0)")
+    conn.execute("INSERT INTO turns (lesson_id, seq, feedback, answer, status, backend, model, started_at)"
+                 " VALUES ('abcdef', 1, NULL, 'text', 'done', 'openai', 'm', 1.0)")
+    conn.close()
+    store = HistoryStore.open()
+    lesson = store.load("abcdef")
+    assert (lesson.notes, lesson.turns[0].retry, lesson.turns[0].answer) == ([], False, "text")
+    store.close()

@@ -126,3 +126,25 @@ def test_failures_through_a_pipe_exit_non_zero_without_a_traceback(openai_server
     assert "Traceback" not in result.stderr
     assert "sk-test-interactive-0000" not in result.stdout + result.stderr
     assert message in result.stdout + result.stderr
+
+
+def test_feedback_with_stdout_redirected_shows_each_answer_and_writes_a_document(openai_server, isolated_env, tmp_path):
+    out = tmp_path / "lesson.md"
+    command = f'exec "{sys.executable}" -m tutor explain Entropy --backend openai > "{out}"'
+    child = pexpect.spawn("/bin/sh", ["-c", command], env=tutor_env(openai_server, isolated_env),
+                          encoding="utf-8", dimensions=(40, 100), timeout=TIMEOUT)
+    child.expect("each answer is shown here and written there under a heading")
+    child.expect("You asked: Explain this topic to me: Entropy")  # on the terminal, through stderr
+    child.expect("feedback›")
+    child.sendline("simpler please")
+    child.expect("You asked: ")
+    child.expect("feedback›")
+    child.sendline("/quit")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    text = out.read_text()
+    assert text.startswith("# Entropy\n\n## Explanation\n\n# Answer\n\nYou asked: Explain this topic to me: Entropy")
+    assert "\n\n---\n\n## Feedback\n\n> simpler please\n\n## Revised explanation\n\n# Answer\n\n" in text
+    assert text.count("---\n") == 1
+

@@ -88,6 +88,31 @@ def test_footer_shows_model_tokens_and_speed():
     assert "tok/s" in term.stderr
 
 
+def test_a_backend_switch_says_how_long_the_load_took_and_the_footer_does_not_repeat_it():
+    loads: list[float] = []
+    first, second = FakeBackend(["a"], name="openai"), FakeBackend(["b"], name="local")
+
+    def switch(name):
+        loads.append(3.25)
+        return second
+
+    term = ScriptedTerminal("/backend local", "again", "/quit")
+    make_lesson(first, term, switch_backend=switch,
+                take_load_seconds=lambda: loads.pop() if loads else None).run(interactive=True)
+    assert "now using local:fake-1 (loaded in 3.25 s)" in term.stderr
+    assert "model load" not in term.stderr
+
+
+def test_footer_counts_the_model_load_before_the_first_token_once():
+    loads = [2.5]
+    term = ScriptedTerminal("again", "/quit")
+    backend = FakeBackend(["a", "b"], ["c", "d"], name="local")
+    make_lesson(backend, term, take_load_seconds=lambda: loads.pop() if loads else None).run(interactive=True)
+    footers = [line for line in term.stderr.splitlines() if "answer tokens" in line]
+    assert "7 prompt + 2 answer tokens · model load 2.50 s · first token 1.00 s" in footers[0]
+    assert "model load" not in footers[1]
+
+
 @pytest.mark.parametrize("leave", ["/quit", "", EOFError(), KeyboardInterrupt()])
 def test_every_way_of_leaving_exits_cleanly(leave):
     term = ScriptedTerminal(leave, "never read")
@@ -151,6 +176,58 @@ def test_a_broken_stream_without_a_terminal_exits_non_zero():
     assert term.stderr.count("error: dropped") == 1
 
 
+class ListRecorder:
+    """Keeps what the lesson tells a recorder."""
+
+    def __init__(self) -> None:
+        self.started: list[tuple[str | None, bool]] = []
+
+    def answer_started(self, conversation, feedback, backend, *, retry=False) -> None:
+        self.started.append((feedback, retry))
+
+    def answer_chunk(self, chunk) -> None:
+        pass
+
+    def answer_finished(self, conversation, answer, usage) -> None:
+        pass
+
+
+def test_retry_is_recorded_as_a_retry_of_the_same_feedback():
+    recorder = ListRecorder()
+    term = ScriptedTerminal("simpler", "/retry", "/quit")
+    make_lesson(FakeBackend(["a"], ["b"], ["c"]), term, recorder=recorder).run(interactive=True)
+    assert recorder.started == [(None, False), ("simpler", False), ("simpler", True)]
+
+
+def test_retry_in_a_resumed_lesson_keeps_the_feedback_it_retries():
+    recorder = ListRecorder()
+    prompts = PromptSet()
+    conversation = Conversation.start(prompts, "Entropy", "beginner")
+    conversation.record_answer("first")
+    conversation.add_feedback(prompts, "simpler")
+    conversation.record_answer("second")
+    term = ScriptedTerminal("/retry", "/quit")
+    lesson = Lesson(conversation, FakeBackend(["third"]), prompts=prompts, options=GenerationOptions(),
+                    terminal=term.terminal(), recorder=recorder, last_feedback="simpler")
+    lesson.run(interactive=True)
+    assert recorder.started == [("simpler", True)]
+
+
+def test_answers_to_a_redirected_stdout_are_separated_under_headings():
+    term = ScriptedTerminal("simpler\nplease", "/retry", "/quit")
+    terminal = term.terminal()
+    terminal.headings = True
+    backend = FakeBackend(["first answer"], ["second answer"], [Interrupt()])
+    lesson = Lesson(Conversation.start(PromptSet(), "Entropy", "beginner"), backend, prompts=PromptSet(),
+                    options=GenerationOptions(), terminal=terminal)
+    lesson.run(interactive=True)
+    assert term.stdout == (
+        "# Entropy\n\n## Explanation\n\nfirst answer\n"
+        "\n---\n\n## Feedback\n\n> simpler\n> please\n\n## Revised explanation\n\nsecond answer\n"
+        "\n---\n\n## Revised explanation (retry)\n\n\n*(interrupted)*\n"
+    )
+
+
 def test_retry_asks_the_same_request_again():
     backend = FakeBackend(["first"], ["second"])
     term = ScriptedTerminal("/retry", "/quit")
@@ -161,18 +238,28 @@ def test_retry_asks_the_same_request_again():
     assert lesson.conversation.answer_count == 1
 
 
-def test_save_writes_the_latest_explanation(tmp_path):
+NOON_2026 = 1_780_000_000.0  # 2026-05-28 20:26:40 UTC
+
+
+def test_save_writes_the_latest_explanation_shaped_like_export(tmp_path):
     target = tmp_path / "notes.md"
     term = ScriptedTerminal("more math", f"/save {target}", "/quit")
-    make_lesson(FakeBackend(["old"], ["# New\n\nwith math"]), term).run(interactive=True)
-    assert target.read_text() == "# New\n\nwith math\n"
+    make_lesson(FakeBackend(["old"], ["# New\n\nwith math"]), term, clock=lambda: NOON_2026).run(interactive=True)
+    assert target.read_text() == (
+        "# Transformers in ML\n\n*beginner · fake:fake-1 · 2026-05-28 20:26 UTC*\n\n"
+        "## Revised explanation\n\n# New\n\nwith math\n"
+    )
     assert f"saved {target}" in term.stderr.replace("\n", "")
 
 
-def test_save_without_a_name_uses_the_topic():
-    term = ScriptedTerminal("/save", "/quit")
-    make_lesson(FakeBackend(["answer"]), term).run(interactive=True)
-    assert Path("transformers-in-ml.md").read_text() == "answer\n"
+def test_save_without_a_name_uses_the_topic_and_never_overwrites():
+    term = ScriptedTerminal("/save", "/retry", "/save", "/quit")
+    make_lesson(FakeBackend(["answer"], ["again"]), term).run(interactive=True)
+    assert Path("transformers-in-ml.md").read_text().endswith("## Explanation\n\nanswer\n")
+    assert Path("transformers-in-ml-2.md").read_text().endswith("## Explanation (retry)\n\nagain\n")
+    shown = term.stderr.replace("\n", "")
+    assert f"saved {Path.cwd() / 'transformers-in-ml.md'}" in shown
+    assert f"saved {Path.cwd() / 'transformers-in-ml-2.md'}" in shown
 
 
 def test_save_to_an_unwritable_place_reports_and_leaves_nothing(tmp_path):
@@ -181,6 +268,15 @@ def test_save_to_an_unwritable_place_reports_and_leaves_nothing(tmp_path):
     make_lesson(FakeBackend(["answer"]), term).run(interactive=True)
     assert "error: cannot write" in term.stderr
     assert not target.parent.exists()
+
+
+def test_help_lines_up_every_command_description():
+    term = ScriptedTerminal("/help", "/quit")
+    make_lesson(FakeBackend(["answer"]), term).run(interactive=True)
+    commands = [line for line in term.stderr.splitlines() if line.startswith("  /")]
+    assert len(commands) == 6
+    columns = {len(line) - len(line[2:].split("  ", 1)[1].lstrip()) for line in commands}
+    assert len(columns) == 1, commands
 
 
 def test_help_and_unknown_commands():
@@ -227,6 +323,7 @@ def test_saved_explanations_are_private_and_replace_the_old_file(tmp_path):
     target.write_text("old")
     term = ScriptedTerminal(f"/save {target}", "/quit")
     make_lesson(FakeBackend(["new"]), term).run(interactive=True)
-    assert target.read_text() == "new\n"
+    assert target.read_text().endswith("\n\nnew\n")
+    assert f"replaced {target}" in term.stderr.replace("\n", "")
     assert stat.S_IMODE(os.stat(target).st_mode) == 0o600
     assert [p.name for p in target.parent.iterdir()] == ["x.md"]

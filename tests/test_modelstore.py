@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -165,23 +166,33 @@ def _render(rows) -> str:
 
 
 def test_models_table_lists_every_kind(tiny_dir, fake_gguf):
-    modelstore.resolve(str(fake_gguf), convert=CopyConverter(tiny_dir))
+    modelstore.resolve(str(fake_gguf), convert=CopyConverter(tiny_dir))  # a conversion cache: not a --model name
     shutil.copytree(tiny_dir, modelstore.trained_models_dir() / "my-gpt")
     (modelstore.trained_models_dir() / "half-saved").mkdir()
-    text = _render(collect_models(openai_model="gpt-4o-mini", openai_key=False))
+    rows = collect_models(openai_model="gpt-4o-mini", openai_key=False)
+    text = _render(rows)
     for column in ("name", "kind", "parameters", "size on disk", "path", "ready"):
         assert column in text
-    assert "smollm2" in text and "embedded" in text
-    assert "Tiny-Model.Q4-" in text and "converted GGUF" in text
+    assert "qwen-1.5b (default)" in text and "Qwen2.5-Coder-1.5B-Instruct Q4_K_M" in text
+    assert "qwen-0.5b" in text and "smollm2" in text
+    assert "Tiny-Model.Q4-" not in text
     assert "my-gpt" in text and "trained by tutor" in text
-    assert "half-saved" in text and "no config.json" in text
+    assert any(r.name == "half-saved" and "no config.json" in r.ready for r in rows)
     assert "gpt-4o-mini" in text and "set OPENAI_API_KEY" in text
 
 
-def test_models_table_marks_damaged_cache(tiny_dir, fake_gguf):
-    path = modelstore.resolve(str(fake_gguf), convert=CopyConverter(tiny_dir)).path
-    (path / modelstore.MANIFEST).unlink()
-    assert "damaged, rebuilt on next use" in _render(collect_models())
+def test_every_ready_local_name_listed_works_in_model(tiny_dir):
+    from tutor.models.resolve import resolve_local
+
+    shutil.copytree(tiny_dir, modelstore.trained_models_dir() / "my-gpt")
+    rows = collect_models()
+    local = [r for r in rows if r.kind != "OpenAI API" and r.ready.startswith("yes")]
+    assert any(r.name == "my-gpt" for r in local)
+    for row in local:
+        name = row.name.removesuffix(" (default)")
+        if "Qwen" in row.kind:
+            continue  # resolving would assemble 0.5-1 GB into this test's home
+        assert resolve_local(name).name in (name, Path(name).name)
 
 
 def test_rich_progress_shows_stages_and_closes():
@@ -202,3 +213,8 @@ def test_an_unfinished_training_run_is_refused(tiny_dir, tmp_path):
     (run / INCOMPLETE).write_text("")
     with pytest.raises(ModelError, match="unfinished `tutor train` run"):
         modelstore.check_model_dir(run)
+
+
+def test_a_model_folder_named_like_markup_is_listed_as_is(tiny_dir):
+    shutil.copytree(tiny_dir, modelstore.trained_models_dir() / "[bold]odd[red]")
+    assert "[bold]odd[red]" in _render(collect_models())

@@ -181,13 +181,16 @@ def test_the_system_message_grows_with_passages_found_for_feedback(tmp_path):
     assert "[notes/bio/photosynthesis.md §2]" in system and "[notes/history.txt §1]" in system
 
 
-def test_the_small_models_grounded_prompt_has_the_topic_and_unlabelled_notes(tmp_path):
+def test_the_small_models_grounded_prompt_asks_for_an_explanation_with_unlabelled_notes(tmp_path):
     from tutor.prompts import shipped_prompts_dir
 
     grounding = Grounding(open_index([write_notes(tmp_path)]), PromptSet(shipped_prompts_dir() / "small"), k=1)
     system = grounding.for_topic("Calvin cycle").wrap_system("You are a teacher.")
-    assert "explanation of Calvin cycle for a student" in system
+    assert system.startswith("You are a teacher.") and "explanation of Calvin cycle" in system
     assert "Calvin cycle" in system.split("Notes:")[1]  # the passage's text
     assert "[notes/" not in system  # labels made the 135M model use the notes less
-    assert grounding.for_topic("Calvin cycle").wrap("Explain it to a student.") == "Rewrite the notes."
-    assert grounding.sources_line("An answer.") == "\n\nSources from your notes: [notes/bio/photosynthesis.md §2]"
+    assert "rewrit" not in system.lower()  # an explanation, never "a rewritten version of the notes"
+    assert grounding.for_topic("Calvin cycle").wrap("Explain it to a student.") == "Explain it to a student."
+    assert grounding.sources_line("An answer.") == ""  # it used nothing: no sources are claimed
+    used = "In short, the Calvin cycle fixes carbon dioxide into glucose inside the chloroplast."
+    assert grounding.sources_line(used) == "\n\nSources from your notes: [notes/bio/photosynthesis.md §2]"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from tutor.notes import NotesIndex
+from tutor.notes import NotesIndex, open_index
 from tutor.paths import cache_dir
 
 
@@ -21,7 +21,7 @@ def test_cache_lives_under_the_cache_dir_and_is_reused(tmp_path):
     first = NotesIndex([notes])
     update = first.refresh()
     assert sorted(update.added) == ["notes/a.md", "notes/b.md"]
-    assert first.cache.parent == cache_dir() / "notes" and (first.cache / "index.pickle").exists()
+    assert first.cache.parent == cache_dir() / "notes" and (first.cache / "index.json").exists()
 
     second = NotesIndex([notes])
     update = second.refresh()
@@ -59,8 +59,8 @@ def test_a_corrupt_cache_is_rebuilt(tmp_path):
     notes = make(tmp_path)
     index = NotesIndex([notes])
     index.refresh()
-    for name in ("manifest.pickle", "index.pickle"):
-        (index.cache / name).write_bytes(b"not a pickle")
+    for name in ("manifest.json", "index.json"):
+        (index.cache / name).write_bytes(b"not json {")
     update = NotesIndex([notes]).refresh()
     assert sorted(update.added) == ["notes/a.md", "notes/b.md"]
 
@@ -69,7 +69,7 @@ def test_a_lost_index_file_is_rebuilt_from_the_files(tmp_path):
     notes = make(tmp_path)
     index = NotesIndex([notes])
     index.refresh()
-    (index.cache / "index.pickle").unlink()
+    (index.cache / "index.json").unlink()
     again = NotesIndex([notes])
     update = again.refresh()
     assert update.unchanged == 2
@@ -85,3 +85,26 @@ def test_an_added_file_reuses_cached_passages_of_the_others(tmp_path):
     assert (update.added, update.unchanged) == (["notes/c.md"], 2)
     assert index.search("helium", k=1)[0].citation == "notes/a.md §1"
     assert index.search("gamma", k=1)[0].citation == "notes/c.md §1"
+
+
+def test_the_cache_is_plain_json_that_cannot_run_code(tmp_path):
+    import json
+    import os
+    import pickle
+
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "a.md").write_text("# Hashing\nA hash function maps keys to buckets.\n")
+    index = open_index([notes])
+    for name in ("manifest.json", "index.json", "terms.json"):
+        json.loads((index.cache / name).read_text())  # every cache file is JSON
+    marker = tmp_path / "ran"
+
+    class Exploit:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    (index.cache / "index.json").write_bytes(pickle.dumps(Exploit()))
+    again = open_index([notes])
+    assert not marker.exists()
+    assert [p.citation for p in again.search("hash function")] == [p.citation for p in index.search("hash function")]

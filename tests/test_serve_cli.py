@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 import typer
@@ -100,6 +101,46 @@ def test_serve_runs_a_tiny_model_until_sigterm(tmp_path):
 
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) in (0, -signal.SIGTERM)
+    finally:
+        proc.kill()
+        proc.communicate()
+
+
+def test_ctrl_c_stops_the_server_cleanly_without_saying_interrupted(tmp_path):
+    pytest.importorskip("starlette")
+    pytest.importorskip("uvicorn")
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    from tiny_model import save_tiny_model
+
+    directory = save_tiny_model(tmp_path / "tiny")
+    proc = subprocess.Popen(
+        [*serve_command(), "--model", str(directory), "--device", "cpu", "--port", "0"],
+        env={**os.environ, "COLUMNS": "200"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        seen = []
+        for line in proc.stderr:
+            seen.append(line)
+            if "Serving" in line:
+                break
+        match = re.search(r"on (http://\S+)/v1", "".join(seen))
+        assert match, "".join(seen)
+        import urllib.request
+
+        for _ in range(300):  # until uvicorn answers: its Ctrl-C handling is in place
+            try:
+                urllib.request.urlopen(f"{match.group(1)}/health", timeout=5).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        rest = proc.stderr.read()
+        assert proc.wait(30) == 0, rest
+        assert "stopped" in rest and "interrupted" not in rest
     finally:
         proc.kill()
         proc.communicate()

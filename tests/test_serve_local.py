@@ -29,7 +29,7 @@ def tiny_backend(tmp_path_factory):
     from tutor.backends.local import LocalBackend
 
     directory = save_tiny_model(tmp_path_factory.mktemp("serve-tiny") / "tiny")
-    backend = LocalBackend(model=str(directory), device="cpu", weights="fp32")
+    backend = LocalBackend(model=str(directory), device="cpu")
     backend.load()
     return backend
 

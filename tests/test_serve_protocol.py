@@ -157,4 +157,4 @@ def test_health_reports_the_worker(server):
     body = json.loads(conn.getresponse().read())
     conn.close()
 
-    assert body == {"status": "ok", "model": "tutor-test", "busy": False, "queued": 0, "max_queued": 8}
+    assert body == {"status": "ok", "model": "tutor-test", "busy": False, "running": 0, "workers": 1, "queued": 0, "max_queued": 8}

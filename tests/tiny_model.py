@@ -45,13 +45,11 @@ def save_tiny_model(
     chat_template: bool = True,
     attention_bias: bool = False,
     seed: int = 0,
-    on_q4_grid: bool = False,
     hidden_size: int = 64,
 ) -> Path:
     """Write config.json, model.safetensors and the tokenizer into `directory`; return it.
 
-    `attention_bias=True` makes a model the lean CPU path refuses, so `generate` runs it.
-    `on_q4_grid=True` rounds the layer matrices as GGUF's Q4_1 does (see `q4_1_grid`).
+    `attention_bias=True` gives the attention projections biases, as Qwen-style models have.
     """
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
@@ -80,23 +78,6 @@ def save_tiny_model(
         for p in model.parameters():
             if p.dim() == 2:
                 p.normal_(0, 0.3)
-        if on_q4_grid:
-            for name, p in model.named_parameters():
-                if name.startswith("model.layers.") and p.dim() == 2:
-                    p.copy_(q4_1_grid(p))
     model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return directory
-
-
-def q4_1_grid(weight):
-    """`weight` rounded as GGUF's Q4_1 stores it: per 32 inputs, 4-bit steps from the minimum,
-    with the step and minimum in fp16."""
-    import torch
-
-    n, k = weight.shape
-    groups = weight.reshape(n, k // 32, 32)
-    low = groups.amin(-1, keepdim=True).half().float()
-    step = ((groups.amax(-1, keepdim=True) - low) / 15).half().float()
-    q = torch.round((groups - low) / step).clamp(0, 15)
-    return (q * step + low).reshape(n, k)

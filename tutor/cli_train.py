@@ -1,7 +1,7 @@
 """`tutor train` and `tutor sample`: Typer command functions, registered by `tutor.cli`.
 
 torch and transformers are imported inside the functions, so `tutor --help` stays instant.
-The Rich progress bar lives here; the library reports progress through `TrainEvent`s.
+What a run shows is `tutor.train_progress`; the library reports progress through `TrainEvent`s.
 """
 
 from __future__ import annotations
@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 
 from tutor.errors import TutorError, UsageError
-from tutor.ui import stderr_console
+from tutor.ui import stderr_console, stdout_console
 
 EXIT_INTERRUPTED = 130
 _PANEL_MODEL = "Model (ignored with --init-from)"
@@ -148,7 +147,7 @@ def _run(data: list[Path], out: Path, config, cluster, *, resume: bool, overwrit
     from tutor.gpt.checkpoint import disk_sizes
 
     s = result.summary
-    console = Console(highlight=False)
+    console = stdout_console(highlight=False)
     console.print(
         f"done: {s['steps']} steps · val loss {s['final_val_loss']:.4f} · train loss {s['final_train_loss']:.4f} "
         f"· {s['wall_time_s']:.1f}s", soft_wrap=True,
@@ -199,13 +198,15 @@ def sample(
     from tutor.gpt.sample import load_model, sample as generate
 
     _quiet_transformers()
+    from tutor.safe_text import safe_text
+
     write, flush = sys.stdout.write, sys.stdout.flush
     with warnings.catch_warnings():  # FutureWarnings and the like are for developers, not learners
         warnings.simplefilter("ignore")
         lm, tok = load_model(model)
-        write(prompt)
+        write(safe_text(prompt))
         for chunk in generate(lm, tok, prompt, max_tokens=max_tokens, temperature=temperature, top_k=top_k, seed=seed):
-            write(chunk)
+            write(safe_text(chunk))  # a model's text never drives the terminal
             flush()
     write("\n")
     flush()

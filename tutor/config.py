@@ -9,6 +9,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
+from urllib.parse import urlsplit
 
 from tutor.backends.base import GenerationOptions
 from tutor.errors import ConfigError
@@ -17,7 +18,7 @@ BACKENDS = ("auto", "openai", "local")
 LEVELS = ("beginner", "intermediate", "expert")
 DEVICES = ("auto", "cpu", "cuda")
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
-DEFAULT_LOCAL_MODEL = "smollm2"
+DEFAULT_LOCAL_MODEL = "qwen-1.5b"  # chosen by measurement: BENCHMARKS.md "Choosing the offline model"
 
 # Environment variable for each setting. Flags use the field name.
 ENV_NAMES = {
@@ -39,7 +40,8 @@ class Settings:
     Args:
         backend: "auto" uses OpenAI when a key is configured and the local model otherwise.
         openai_model: model name sent to the OpenAI-compatible server.
-        local_model: "smollm2", a Hugging Face model directory, or a .gguf file.
+        local_model: a shipped model (`qwen-1.5b`, `qwen-0.5b`, `smollm2`), a pulled one, a
+            .gguf file, or a Hugging Face model directory.
         api_key: never printed in full; see `masked_key`.
         base_url: any OpenAI-compatible server (Ollama, vLLM, LM Studio, `tutor serve`).
         sources: where each field's value came from ("flag", "env", ".env", "default").
@@ -125,6 +127,23 @@ def load_settings(
     option_names = GenerationOptions.__dataclass_fields__
     settings.options = GenerationOptions(**{k: v for k, v in flags.items() if k in option_names})
     return settings
+
+
+def key_redirect_notice(settings: Settings) -> str | None:
+    """A one-line warning when this folder's `.env` sends a key from elsewhere to another server.
+
+    A `.env` is easy to pick up with a cloned project; its OPENAI_BASE_URL would otherwise
+    receive the learner's real key from the environment without a word. None when the key
+    and the URL come from the same place, or either is missing.
+    """
+    if not settings.api_key or not settings.base_url or settings.sources.get("base_url") != ".env":
+        return None
+    key_source = settings.sources.get("api_key")
+    if key_source == ".env":
+        return None
+    host = urlsplit(settings.base_url).netloc.rpartition("@")[2] or settings.base_url  # no user:password
+    where = "environment" if key_source == "env" else key_source
+    return f"OPENAI_BASE_URL comes from ./.env: your OPENAI_API_KEY (from the {where}) goes to {host}"
 
 
 def first_backend(settings: Settings) -> str:

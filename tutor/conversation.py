@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from tutor.backends.base import Message
 from tutor.errors import UsageError
 from tutor.prompts import PromptSet
+
+_UNDECODABLE = re.compile("[\ud800-\udfff]")
 
 LEVEL_HINTS = {
     "beginner": "beginner (no background assumed; plain words, analogies, little math)",
@@ -24,9 +27,28 @@ class NotesContext(Protocol):
     def wrap(self, request: str) -> str: ...
 
 
+def require_decodable(text: str, what: str) -> str:
+    """`text` unchanged, or a UsageError when it holds bytes its terminal could not decode.
+
+    Python keeps such bytes (from argv, or stdin in UTF-8 mode) as lone surrogates, which no
+    model API, tokenizer or database accepts: one would fail the answer and switch the history
+    off, so they are refused where the learner typed them.
+    """
+    if _UNDECODABLE.search(text):
+        raise undecodable_error(what)
+    return text
+
+
+def undecodable_error(what: str) -> UsageError:
+    return UsageError(
+        f"{what} has bytes that are not valid UTF-8: set your terminal to UTF-8 (e.g. LANG=C.UTF-8) "
+        "and type it again"
+    )
+
+
 def clean_topic(topic: str) -> str:
-    """The topic without surrounding whitespace; an empty topic is a usage error."""
-    cleaned = " ".join(topic.split())
+    """The topic without surrounding whitespace; an empty or undecodable topic is a usage error."""
+    cleaned = " ".join(require_decodable(topic, "the topic").split())
     if not cleaned:
         raise UsageError('the topic is empty: try  tutor explain "Transformers in ML"')
     return cleaned

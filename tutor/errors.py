@@ -32,6 +32,10 @@ class ModelError(TutorError):
     """A local model cannot be found, loaded or used."""
 
 
+class PullError(TutorError):
+    """`tutor pull` cannot fetch, verify or store a model: offline, not found, disk, hash mismatch."""
+
+
 class BackendError(TutorError):
     """A backend failed to produce an answer.
 
@@ -42,6 +46,10 @@ class BackendError(TutorError):
     def __init__(self, message: str, *, partial: str = "") -> None:
         super().__init__(message)
         self.partial = partial
+
+
+class ContextOverflow(BackendError):
+    """The request does not fit the model's context, even with earlier turns left out."""
 
 
 class AuthenticationError(BackendError):

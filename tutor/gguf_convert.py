@@ -87,5 +87,6 @@ def _quiet_stderr():
 
 
 def _first_line(exc: BaseException) -> str:
+    """The error's first line, without a closing period: our messages add their own."""
     text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    return text[0].rstrip(".") if text else type(exc).__name__

@@ -6,6 +6,7 @@ terminal through the objects passed in, so tests can drive it with fakes.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Protocol
@@ -16,21 +17,24 @@ from rich.markup import escape
 from tutor.atomic import atomic_write
 from tutor.backends.base import Backend, GenerationOptions, Usage
 from tutor.conversation import Conversation
-from tutor.errors import BackendError, TutorError, UsageError
+from tutor.errors import TutorError, UsageError
+from tutor.history.export import answer_heading, document_title
 from tutor.prompts import PromptSet
-from tutor.ui import footer_text, print_error, print_notice
+from tutor.safe_text import safe_text
+from tutor.ui import SHOWN_LOAD_S, footer_text, print_error, print_notice
 
 if TYPE_CHECKING:
     from tutor.notes import Grounding
 
 HELP = """\
 Type feedback to get a revised explanation, e.g. "simpler", "more math", "an example with code".
-  /retry        answer the last request again
-  /save [FILE]  write the latest explanation to a Markdown file
-  /backend NAME switch backend for the next answers (openai, local)
-  /sources      the notes passages this lesson used (--notes)
-  /help         this help
-  /quit         leave (so do an empty line, Ctrl-D and Ctrl-C)"""
+  /retry          answer the last request again
+  /save [FILE]    write the latest explanation to a Markdown file (TOPIC.md, never
+                  overwritten, when FILE is left out; a FILE that exists is replaced)
+  /backend NAME   switch backend for the next answers (openai, local)
+  /sources        the notes passages this lesson used (--notes)
+  /help           this help
+  /quit           leave (so do an empty line, Ctrl-D and Ctrl-C)"""
 
 
 @dataclass
@@ -39,7 +43,7 @@ class Answer:
 
     text: str
     status: str  # "done", "interrupted" or "error"
-    error: BackendError | None = None
+    error: TutorError | None = None
 
 
 class LessonRecorder(Protocol):
@@ -49,7 +53,9 @@ class LessonRecorder(Protocol):
     itself how often to write.
     """
 
-    def answer_started(self, conversation: Conversation, feedback: str | None, backend: Backend) -> None: ...
+    def answer_started(
+        self, conversation: Conversation, feedback: str | None, backend: Backend, *, retry: bool = False
+    ) -> None: ...
 
     def answer_chunk(self, chunk: str) -> None: ...
 
@@ -59,7 +65,9 @@ class LessonRecorder(Protocol):
 class NoRecorder:
     """Stores nothing (`--no-history`)."""
 
-    def answer_started(self, conversation: Conversation, feedback: str | None, backend: Backend) -> None:
+    def answer_started(
+        self, conversation: Conversation, feedback: str | None, backend: Backend, *, retry: bool = False
+    ) -> None:
         pass
 
     def answer_chunk(self, chunk: str) -> None:
@@ -78,17 +86,31 @@ class Terminal:
         err: console for notices, footers and errors (stderr), so a pipe gets only answers.
         render: streams chunks onto `out` and returns the text (live Markdown or plain).
         read_line: reads one line of feedback; raises EOFError or KeyboardInterrupt.
+        headings: write a heading before each answer on `out`, and a rule between answers:
+            an interactive lesson whose stdout is a file reads as a document, not as answers
+            run together.
     """
 
     out: Console
     err: Console
     render: Callable[[Iterable[str]], str]
     read_line: Callable[[str], str]
+    headings: bool = False
 
 
 def slug(text: str) -> str:
     cleaned = "".join(ch.lower() if ch.isalnum() else "-" for ch in text)
     return "-".join(part for part in cleaned.split("-") if part)[:60] or "explanation"
+
+
+def unused_path(path: Path) -> Path:
+    """`path`, or `name-2.md`, `name-3.md` ... beside it: the first that does not exist."""
+    number = 2
+    candidate = path
+    while candidate.exists():
+        candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
+        number += 1
+    return candidate
 
 
 def write_markdown(path: Path, text: str) -> None:
@@ -113,6 +135,10 @@ class Lesson:
         switch_backend: builds a backend by name for `/backend`; None disables the command.
         recorder: keeps each answer as it streams; nothing is kept when None.
         grounding: retrieves notes passages (`--notes`); None without notes.
+        last_feedback: the feedback that asked for the latest answer, for `/retry` in a resumed lesson.
+        take_load_seconds: how long the backend for the next answer took to load, once
+            (None when nothing loaded since the last call); the footer adds it to the wait.
+        clock: wall-clock seconds, for the date in `/save` documents.
     """
 
     def __init__(
@@ -126,6 +152,9 @@ class Lesson:
         switch_backend: Callable[[str], Backend] | None = None,
         recorder: LessonRecorder | None = None,
         grounding: Grounding | None = None,
+        last_feedback: str | None = None,
+        take_load_seconds: Callable[[], float | None] = lambda: None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.conversation = conversation
         self.backend = backend
@@ -135,17 +164,26 @@ class Lesson:
         self.switch_backend = switch_backend
         self.recorder = recorder or NoRecorder()
         self.grounding = grounding
-        self._last_feedback: str | None = None
+        self.take_load_seconds = take_load_seconds
+        self.clock = clock
+        self._last_feedback = last_feedback
+        self._latest_heading: str | None = None  # of the latest answer streamed in this session
+        # Under headings on `out` (Terminal.headings); a resumed lesson's latest answer is already there.
+        self._answers_written = 0 if conversation.latest_answer is None else 1
 
-    def answer(self, feedback: str | None = None) -> Answer:
+    def answer(self, feedback: str | None = None, *, retry: bool = False) -> Answer:
         """Stream one answer for the pending request and record what the learner saw.
 
         Args:
             feedback: the learner's words that led to this request (None for the first answer).
+            retry: the request is answered again (`/retry`); `feedback` is the retried one.
         """
         received: list[str] = []
-        self.recorder.answer_started(self.conversation, feedback, self.backend)
-        chunks = self.backend.stream(self.conversation.messages, self.options)
+        load_seconds = self.take_load_seconds()
+        self.recorder.answer_started(self.conversation, feedback, self.backend, retry=retry)
+        if self.terminal.headings:
+            self._write_heading(feedback, retry)
+        chunks: Iterable[str] = ()
 
         def collected() -> Iterator[str]:
             for chunk in chunks:
@@ -160,13 +198,17 @@ class Lesson:
 
         status, error, lost_output = "done", None, None
         try:
+            chunks = self.backend.stream(self.conversation.messages, self.options)
             self.terminal.render(collected())
         except KeyboardInterrupt:
             status = "interrupted"
-        except BackendError as exc:
+        except TutorError as exc:  # a backend error, or a model that fails as the answer starts
             status, error = "error", exc
         except OSError as exc:  # the output went away (`tutor explain X | head`)
             status, lost_output = "interrupted", exc
+        except BaseException:  # a bug: the turn still ends (as failed) before it surfaces
+            self.recorder.answer_finished(self.conversation, Answer(text="".join(received), status="error"), None)
+            raise
         finally:
             close = getattr(chunks, "close", None)
             if close is not None:
@@ -183,9 +225,15 @@ class Lesson:
             print_error(self.terminal.err, error)
             if text:
                 print_notice(self.terminal.err, "the partial answer above is kept; /retry to try again")
+        if self.terminal.headings and status != "done":
+            self._write_document(f"\n*({'interrupted' if status == 'interrupted' else 'failed'})*\n")
         usage = self.backend.last_usage
         if usage is not None and status == "done":
-            self.terminal.err.print(footer_text(usage))
+            self.terminal.err.print(footer_text(usage, load_seconds=load_seconds))
+        if usage is not None and usage.notice:
+            print_notice(self.terminal.err, usage.notice)
+        if text:
+            self._latest_heading = answer_heading(feedback, retry=retry, status=status)
         answer = Answer(text=text, status=status, error=error)
         self.recorder.answer_finished(self.conversation, answer, usage)
         return answer
@@ -203,8 +251,10 @@ class Lesson:
                 return first.error.exit_code
             if not interactive:
                 return 130 if first.status == "interrupted" else 0
-        elif not interactive:
-            return 0
+        else:
+            self.take_load_seconds()  # the load came before the prompt, not before an answer
+            if not interactive:
+                return 0
         self.terminal.err.print("[dim]Feedback? (/help for commands, Enter to finish)[/]")
         while True:
             try:
@@ -227,7 +277,7 @@ class Lesson:
             self.terminal.err.print(escape(HELP), highlight=False)
         elif command == "/retry":
             self.conversation.forget_last_answer()
-            self.answer(self._last_feedback)
+            self.answer(self._last_feedback, retry=True)
         elif command == "/save":
             self.save(argument)
         elif command == "/backend":
@@ -247,12 +297,39 @@ class Lesson:
             self.answer(line)
 
     def save(self, argument: str) -> None:
+        """Write the latest explanation as `tutor export` writes a lesson: the topic as the title,
+        a details line, then the explanation under its heading. Without a FILE the name comes
+        from the topic and never replaces a file; a FILE that exists is replaced, and says so."""
         text = self.conversation.latest_answer
         if text is None:
             raise UsageError("there is no explanation to save yet")
-        path = Path(argument) if argument else Path(f"{slug(self.conversation.topic)}.md")
-        write_markdown(path, text)
-        self.terminal.err.print(f"[green]saved[/] {escape(str(path))}")
+        if argument:
+            path = Path(argument).expanduser()
+            replaced = path.exists()
+        else:
+            path, replaced = unused_path(Path(f"{slug(self.conversation.topic)}.md")), False
+        revised = self.conversation.answer_count > 1
+        heading = self._latest_heading or ("Revised explanation" if revised else "Explanation")
+        blocks = document_title(
+            self.conversation.topic, self.conversation.level,
+            f"{self.backend.name}:{self.backend.model}", self.clock(),
+        )
+        write_markdown(path, "\n\n".join([*blocks, f"## {heading}", text.strip()]))
+        verb = "replaced" if replaced else "saved"
+        self.terminal.err.print(f"[green]{verb}[/] {escape(str(path.resolve()))}", soft_wrap=True)
+
+    def _write_heading(self, feedback: str | None, retry: bool) -> None:
+        """The answer's heading on `out`: the topic first, a rule between answers, the feedback quoted."""
+        blocks = [f"# {self.conversation.topic}"] if self._answers_written == 0 else ["---"]
+        if feedback is not None and not retry:
+            blocks += ["## Feedback", "\n".join(f"> {line}".rstrip() for line in feedback.splitlines())]
+        blocks.append(f"## {answer_heading(feedback, retry=retry)}")
+        self._write_document(("\n" if self._answers_written else "") + "\n\n".join(blocks) + "\n\n")
+        self._answers_written += 1
+
+    def _write_document(self, text: str) -> None:
+        self.terminal.out.file.write(safe_text(text))  # a stored topic or feedback may hold escapes
+        self.terminal.out.file.flush()
 
     def change_backend(self, name: str) -> None:
         if self.switch_backend is None:
@@ -260,4 +337,6 @@ class Lesson:
         if name not in ("openai", "local"):
             raise UsageError("usage: /backend openai  or  /backend local")
         self.backend = self.switch_backend(name)
-        self.terminal.err.print(f"[green]now using[/] {self.backend.name}:{escape(self.backend.model)}")
+        loaded = self.take_load_seconds()  # waited for here, not before the next answer
+        took = f" (loaded in {loaded:.2f} s)" if loaded is not None and loaded >= SHOWN_LOAD_S else ""
+        self.terminal.err.print(f"[green]now using[/] {self.backend.name}:{escape(self.backend.model)}{took}")

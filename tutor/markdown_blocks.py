@@ -134,12 +134,17 @@ def _block_parser() -> MarkdownIt:
 class TutorMarkdown(Markdown):
     """Rich `Markdown` parsed with `markdown_parser`, so math keeps its backslashes.
 
+    Links print their address after the text instead of becoming terminal hyperlinks
+    (OSC 8): the learner sees where a link goes, and the model's URL never travels inside
+    an escape sequence. Control characters are left to the console (`tutor.safe_text`).
+
     Args:
         markup: the Markdown source.
-        **options: passed to `rich.markdown.Markdown` (code_theme, justify, hyperlinks, ...).
+        **options: passed to `rich.markdown.Markdown` (code_theme, justify, ...).
     """
 
     def __init__(self, markup: str, **options) -> None:
+        options.setdefault("hyperlinks", False)
         super().__init__("", **options)
         self.markup = markup
         self.parsed = markdown_parser().parse(markup)

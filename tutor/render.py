@@ -25,6 +25,7 @@ from tutor.markdown_blocks import (
     may_close_fence,
     normalize_newlines,
 )
+from tutor.safe_text import safe_text
 
 # A one-line paragraph rendered before a block puts Rich's Markdown in the state it has after
 # any block but a horizontal rule: the next block gets its blank separator line.
@@ -39,7 +40,8 @@ def render_markdown(text: str, console: Console) -> None:
 
 
 def stream_plain(chunks: Iterable[str], file: TextIO) -> str:
-    """Write chunks to `file` as they arrive, unchanged; return the whole text.
+    """Write chunks to `file` as they arrive, terminal-safe (`safe_text`); return the whole
+    text as received.
 
     Ends with a newline when the text is not empty and did not end with one, also when the
     iterator raises (the exception then propagates unchanged).
@@ -48,7 +50,7 @@ def stream_plain(chunks: Iterable[str], file: TextIO) -> str:
     try:
         for chunk in chunks:
             parts.append(chunk)
-            file.write(chunk)
+            file.write(safe_text(chunk))
             file.flush()
     finally:
         text = "".join(parts)

@@ -69,6 +69,8 @@ class Usage:
     time_to_first_token: float | None = None
     total_time: float | None = None
     finish_reason: str | None = None
+    prompt_tokens_read: int | None = None  # prompt tokens actually processed; the rest came from a cache
+    notice: str | None = None  # something the learner should know about this answer, e.g. what was cut
 
     @property
     def tokens_per_second(self) -> float | None:

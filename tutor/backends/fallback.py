@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Callable, Iterator, Sequence
 
 from tutor.backends.base import Backend, GenerationOptions, Message, Usage
-from tutor.errors import BackendError
+from tutor.errors import BackendError, TutorError
 
 
 class FallbackBackend:
@@ -63,8 +63,13 @@ class FallbackBackend:
             if produced or exc.partial:
                 raise
             error = exc
-        fallback = self.fallback()
         reason = str(error).rstrip(". ")
+        try:
+            fallback = self.fallback()
+        except TutorError as local_error:  # say both: the OpenAI error is the one to fix
+            raise BackendError(
+                f"{self.primary.name} failed: {reason}; and the local fallback cannot start: {local_error}"
+            ) from None
         self._notify(f"{self.primary.name} failed: {reason}; answering with local {fallback.model}")
         self._answered_by = fallback
         yield from fallback.stream(messages, options)

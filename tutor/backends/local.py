@@ -1,53 +1,39 @@
-"""The local backend: a transformers model on this machine, streamed from a worker thread.
+"""Hugging Face model folders (what `tutor train` writes) on transformers and torch.
 
-The worker generates token ids into a queue; `stream` decodes them incrementally (never
-half a character), cuts the transcript format at its stop string, and on close or Ctrl-C
-sets an event that the worker checks every step, then joins it. torch and transformers are
-imported in `load()`, so importing this module is cheap.
-
-On the CPU, plain Llama models run the lean loop (`lean_llama`). Its weights
-(`TUTOR_LOCAL_WEIGHTS`, or `LocalBackend(weights=...)`) are by default ("auto") "q4" for a
-model converted from a GGUF whose matrices already sit on the 4-bit grid (the embedded
-SmolLM2 is Q4_1): the same weights, decoded about 3.5x faster, packed once into the cache. Every other
-model runs in "fp32", token for token what `model.generate` gives; "q4" and "bf16" can be
-asked for. The lean loop decodes with 1 torch thread (`TUTOR_LOCAL_THREADS=N` changes
-it): a batch-1 step is too small to split, and on a shared 2-core machine 2 threads were
-8-14x slower.
-CUDA always uses `model.generate` in bf16.
+GGUF models run on llama.cpp instead (`llama.py`). A worker thread runs `model.generate` and
+puts token ids into a queue; `stream` decodes them incrementally (never half a character),
+cuts the transcript format at its stop string, and on close or Ctrl-C sets an event that the
+worker checks every step, then joins it. torch and transformers are imported in `load()`, so
+importing this module is cheap. CUDA runs in bf16, the CPU in fp32.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import queue
 import threading
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Iterator, Sequence
 
 from tutor import transcript
 from tutor.backends.base import GenerationOptions, Message, Usage, UsageMeter
-from tutor.errors import BackendError, ModelError, UsageError
+from tutor.errors import BackendError, ContextOverflow, ModelError, UsageError
 from tutor.modelstore import LoadProgress, ResolvedModel, resolve
 
 DEVICES = ("auto", "cpu", "cuda")
-WEIGHT_FORMATS = ("auto", "fp32", "bf16", "q4")  # lean_llama.WEIGHT_FORMATS and "auto", without importing torch
 DEFAULTS = dict(temperature=0.2, top_p=0.9, top_k=None, repetition_penalty=1.1, max_tokens=1024)
 POLL_SECONDS = 0.1  # how often the consumer checks that the worker is still alive
-WEIGHTS_ENV = "TUTOR_LOCAL_WEIGHTS"  # lean weight format; "auto" unless set
-THREADS_ENV = "TUTOR_LOCAL_THREADS"  # torch threads of the lean decode loop; 1 unless set
 
 
 class LocalBackend:
-    """Generate answers with a local model.
+    """Generate answers with a Hugging Face model folder.
 
     Args:
-        model: "smollm2" (the embedded default), a Hugging Face model directory, a `.gguf`
-            file, or the name of a model trained by `tutor train`.
+        model: a Hugging Face model directory, or the name of a model trained by `tutor train`.
         device: "auto" (CUDA when available), "cpu" or "cuda".
-        progress: told about slow loading steps (a GGUF conversion); see `LoadProgress`.
-        weights: weight format of the lean CPU path: "auto" (q4 when lossless, else fp32),
-            "fp32", "bf16" or "q4". None reads `TUTOR_LOCAL_WEIGHTS`, else uses "auto".
+        progress: told about slow loading steps; see `LoadProgress`.
+        fit_context: keep the end of a prompt too long for the context (a lesson); False
+            refuses it with `ContextOverflow` (a server's client decides what to drop).
     """
 
     name = "local"
@@ -58,17 +44,14 @@ class LocalBackend:
         model: str = "smollm2",
         device: str = "auto",
         progress: LoadProgress | None = None,
-        weights: str | None = None,
+        fit_context: bool = True,
     ) -> None:
         if device not in DEVICES:
             raise UsageError(f"--device must be one of {', '.join(DEVICES)}, got {device!r}")
-        weights = weights or os.environ.get(WEIGHTS_ENV) or "auto"
-        if weights not in WEIGHT_FORMATS:
-            raise UsageError(f"{WEIGHTS_ENV} must be one of {', '.join(WEIGHT_FORMATS)}, got {weights!r}")
         self.model = model
         self.device = device
         self.progress = progress
-        self.weights = weights
+        self.fit_context = fit_context
         self.resolved: ResolvedModel | None = None
         self._engine = None
         self._tokenizer = None
@@ -79,10 +62,6 @@ class LocalBackend:
     @property
     def last_usage(self) -> Usage | None:
         return self._last_usage
-
-    @property
-    def loaded(self) -> bool:
-        return self._engine is not None
 
     def load(self) -> None:
         """Resolve, convert if needed, and load the model. Does nothing when already loaded.
@@ -99,13 +78,11 @@ class LocalBackend:
             config = json.loads((path / "config.json").read_text())
         except (OSError, ValueError) as exc:
             raise ModelError(f"Cannot read {path / 'config.json'}: {exc}") from None
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(1, thread_name_prefix="tutor-local-tokenizer") as pool:
-            tokenizer = pool.submit(_load_tokenizer, path)  # loads while the weights are read
-            from_gguf = resolved.kind in ("embedded", "gguf")
-            engine = _load_engine(path, config, device, self.weights, from_gguf, tokenizer.result, self.progress)
-            self._tokenizer = tokenizer.result()
+        # One thread only: transformers' lazy module is not safe to import from two threads at
+        # once, and loading the tokenizer beside the weights broke every trained model in a
+        # fresh process ("cannot import name 'AutoModelForCausalLM'").
+        self._tokenizer = _load_tokenizer(path)
+        engine = _load_engine(path, device, getattr(self._tokenizer, "pad_token_id", None))
         self._stop_ids = _stop_ids(path, config, self._tokenizer)
         self._engine = engine
         self.resolved = resolved
@@ -133,14 +110,19 @@ class LocalBackend:
         self.load()
         from tutor.backends.local_engines import Settings
 
-        prompt = self.prompt_ids(messages)
+        full = prompt = self.prompt_ids(messages)
         wanted = DEFAULTS["max_tokens"] if options.max_tokens is None else options.max_tokens
         context = self._engine.max_positions
+        if not self.fit_context and len(prompt) >= context:
+            raise ContextOverflow(
+                f"The request needs {len(prompt)} tokens but the model's context holds {context}.", partial=""
+            )
         if len(prompt) + wanted > context:
             # Keep the end of a prompt too long for the context (small trained models), leaving
             # room for at least half the context or the requested answer, whichever is less.
             keep = max(context - min(wanted, context // 2), 1)
             prompt = prompt[-keep:]
+        cut = len(full) - len(prompt)
         room = context - len(prompt)
         pick = lambda name: DEFAULTS[name] if getattr(options, name) is None else getattr(options, name)  # noqa: E731
         settings = Settings(
@@ -153,7 +135,8 @@ class LocalBackend:
             stop_ids=self._stop_ids,
             penalised_ids=self._earlier_answer_ids(messages),
         )
-        return self._stream(prompt, settings)
+        notice = f"the first {cut} prompt tokens did not fit the model's {context}-token context" if cut else None
+        return self._stream(prompt, settings, notice)
 
     def _earlier_answer_ids(self, messages: Sequence[Message]) -> frozenset[int]:
         """The tokens of the conversation's earlier answers, which the repetition penalty covers
@@ -161,7 +144,7 @@ class LocalBackend:
         earlier = [m["content"] for m in messages if m["role"] == "assistant"]
         return frozenset(i for text in earlier for i in self._tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def _stream(self, prompt: list[int], settings) -> Iterator[str]:
+    def _stream(self, prompt: list[int], settings, notice: str | None) -> Iterator[str]:
         meter = UsageMeter(self.name, self.model)
         items: queue.Queue = queue.Queue()
         stop = threading.Event()
@@ -221,6 +204,7 @@ class LocalBackend:
             self._last_usage = meter.finish(
                 prompt_tokens=len(prompt), completion_tokens=state["generated"], finish_reason=finish
             )
+            self._last_usage.notice = notice
 
 
 class IncrementalDecoder:
@@ -294,37 +278,19 @@ def _stop_ids(path: Path, config: dict, tokenizer) -> frozenset[int]:
     return frozenset(ids)
 
 
-def _load_engine(
-    path: Path, config: dict, device: str, weights: str, from_gguf: bool, tokenizer: Callable, progress=None
-):
+def _load_engine(path: Path, device: str, pad_token_id: int | None):
     import torch
+    from transformers import AutoModelForCausalLM
 
-    from tutor.backends import lean_cache, lean_llama, q4
-    from tutor.backends.local_engines import GenerateEngine, LeanEngine
+    from tutor.backends.local_engines import GenerateEngine
 
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # its "Loading weights" bar is noise in a lesson
+    dtype = torch.bfloat16 if device == "cuda" else torch.float32
     try:
-        if device == "cpu" and lean_llama.supports(config):
-            fits = lean_llama.q4_fits(config)
-            if weights == "auto":  # 4 bits only where the GGUF already was 4 bits: nothing is lost
-                weights = "q4" if from_gguf and fits and lean_cache.q4_is_exact(path, progress) else "fp32"
-            elif weights == "q4" and not fits:
-                raise ModelError(f"{WEIGHTS_ENV}=q4 needs matrix widths that are multiples of {q4.GROUP}; "
-                                 f"{path} has other widths: use fp32 or bf16")
-            return LeanEngine(lean_llama.LeanLlama.from_dir(path, weights, progress), threads=_lean_threads())
-        from transformers import AutoModelForCausalLM
-
-        dtype = torch.bfloat16 if device == "cuda" else torch.float32
         model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype).to(device).eval()
-    except ModelError:
-        raise
     except Exception as exc:  # safetensors, transformers and torch each raise their own errors
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ModelError(f"Cannot load the model in {path}: {first}") from None
-    return GenerateEngine(model, pad_token_id=getattr(tokenizer(), "pad_token_id", None))
-
-
-def _lean_threads() -> int:
-    value = os.environ.get(THREADS_ENV, "1")
-    if not value.isdigit() or int(value) < 1:
-        raise ModelError(f"{THREADS_ENV} must be a positive whole number, got {value!r}")
-    return int(value)
+    return GenerateEngine(model, pad_token_id=pad_token_id)

@@ -1,11 +1,8 @@
-"""The two ways the local backend produces tokens, both run in a worker thread.
+"""How the transformers backend produces tokens, in a worker thread.
 
-An engine's `run(prompt_ids, settings, emit, stop)` calls `emit(token_id)` for every new
+`GenerateEngine.run(prompt_ids, settings, emit, stop)` calls `emit(token_id)` for every new
 token (the end-of-answer token included), checks the `stop` event between steps, and returns
 "stop" (an end token), "length" (max tokens reached) or None (stopped from outside).
-
-- `LeanEngine`: plain Llama models on the CPU, with `lean_llama.LeanLlama` and our sampler.
-- `GenerateEngine`: anything else, through `model.generate` with a streamer.
 Import this module only once torch is wanted.
 """
 
@@ -16,8 +13,6 @@ from dataclasses import dataclass
 from typing import Callable
 
 import torch
-
-from tutor.backends.lean_llama import LeanLlama
 
 _GLOBAL_RNG = threading.Lock()  # generate() samples from torch's global generator
 
@@ -33,80 +28,10 @@ class Settings:
     max_new_tokens: int
     seed: int | None
     stop_ids: frozenset[int]
-    penalised_ids: frozenset[int] = frozenset()  # prompt tokens the repetition penalty covers too
-
-
-def pick_token(
-    logits: torch.Tensor, history: torch.Tensor, s: Settings, generator: torch.Generator
-) -> int:
-    """Choose the next token from (vocab,) float32 logits, like generate's processors do.
-
-    `history` holds the ids the repetition penalty covers: the answer's so far and
-    `Settings.penalised_ids` (the earlier answers'). Unlike `generate`'s, the penalty leaves
-    the rest of the prompt alone. It is there to stop the answer looping and a revision
-    copying the last answer; penalising the question's and the notes' words kept a small
-    model from using them (BENCHMARKS.md, "Teaching quality").
-    """
-    if s.repetition_penalty != 1.0 and history.numel():
-        seen = logits[history]
-        logits = logits.clone()
-        logits[history] = torch.where(seen > 0, seen / s.repetition_penalty, seen * s.repetition_penalty)
-    if s.temperature == 0:
-        return int(torch.argmax(logits))
-    logits = logits / s.temperature
-    if s.top_k is not None and s.top_k < logits.numel():
-        kth = torch.topk(logits, s.top_k).values[-1]
-        logits = logits.masked_fill(logits < kth, float("-inf"))
-    if s.top_p < 1.0:
-        sorted_logits, order = torch.sort(logits, descending=True)
-        cumulative = sorted_logits.softmax(-1).cumsum(-1)
-        drop = cumulative - sorted_logits.softmax(-1) >= s.top_p  # keep the token crossing top_p
-        logits = logits.index_fill(0, order[drop], float("-inf"))
-    probs = logits.softmax(-1)
-    return int(torch.multinomial(probs, 1, generator=generator))
-
-
-class LeanEngine:
-    """Greedy or sampled decoding with the lean Llama forward pass (CPU).
-
-    Args:
-        model: the lean model.
-        threads: torch's (process-wide) intra-op threads while decoding; None leaves torch's
-            setting. One thread is the default of `LocalBackend`: a batch-1 step is too small
-            to split, and on a shared machine 2 threads were 8-14x slower (BENCHMARKS.md, local backend).
-    """
-
-    def __init__(self, model: LeanLlama, threads: int | None = None) -> None:
-        self.model = model
-        self.threads = threads
-        self.max_positions = model.c.max_positions
-
-    def run(
-        self, prompt_ids: list[int], s: Settings, emit: Callable[[int], None], stop: threading.Event
-    ) -> str | None:
-        if self.threads is not None and torch.get_num_threads() != self.threads:
-            torch.set_num_threads(self.threads)
-        generator = torch.Generator()
-        if s.seed is not None:
-            generator.manual_seed(s.seed)
-        else:
-            generator.seed()
-        n_prompt, n_seen = len(prompt_ids), len(s.penalised_ids)
-        history = torch.empty(n_seen + s.max_new_tokens, dtype=torch.long)  # penalised ids, then the answer
-        history[:n_seen] = torch.tensor(sorted(s.penalised_ids), dtype=torch.long)
-        self.model.reset(n_prompt + s.max_new_tokens)
-        logits = self.model.forward(torch.tensor([prompt_ids]), 0)
-        for step in range(s.max_new_tokens):
-            if stop.is_set():
-                return None
-            token = pick_token(logits, history[: n_seen + step], s, generator)
-            history[n_seen + step] = token
-            emit(token)
-            if token in s.stop_ids:
-                return "stop"
-            if step + 1 < s.max_new_tokens:
-                logits = self.model.forward(history[n_seen + step : n_seen + step + 1].view(1, 1), n_prompt + step)
-        return "length"
+    # Earlier answers' tokens, which the repetition penalty covers besides the new answer's:
+    # it stops a revision copying the last answer, while the question's and the notes' words
+    # stay free to use (penalising them kept a small model from using the notes).
+    penalised_ids: frozenset[int] = frozenset()
 
 
 class GenerateEngine:
@@ -147,7 +72,7 @@ class GenerateEngine:
         earlier = torch.tensor([sorted(s.penalised_ids)], dtype=torch.long).view(1, -1)
 
         class AnswerPenalty(LogitsProcessor):
-            """`pick_token`'s repetition penalty: the answer's and the earlier answers' tokens."""
+            """The repetition penalty over the answer's and the earlier answers' tokens only."""
 
             def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
                 answer = torch.cat([earlier.to(input_ids.device), input_ids[:, len(prompt_ids) :]], dim=1)

@@ -40,6 +40,7 @@ MAX_RETRY_AFTER_S = 60.0  # a server asking for a longer wait gets an error, not
 BACKOFF_START_S = 0.5  # without a retry-after header: 0.5s, 1s, 2s ... capped below
 BACKOFF_MAX_S = 8.0
 _KEY_LIKE = re.compile(r"\bsk-[A-Za-z0-9_\-*.]{4,}")  # OpenAI echoes keys masked as sk-ab***wxyz
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class OpenAIBackend:
@@ -299,7 +300,7 @@ class OpenAIBackend:
         message = body.get("message") if isinstance(body, dict) else body
         if not isinstance(message, str) or not message.strip():
             message = getattr(exc, "message", "") or ""
-        return self._redact(_one_line(message))
+        return _encodable(self._redact(_one_line(message)))
 
     def _redact(self, text: str) -> str:
         if len(self._api_key) >= 6:  # a shorter "key" is a placeholder; replacing it would garble text
@@ -320,7 +321,14 @@ def _parse(chunk: Any) -> tuple[str | None, str | None, tuple[int | None, int | 
             finish = getattr(choice, "finish_reason", None)
     usage = getattr(chunk, "usage", None)
     counts = None if usage is None else (getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None))
-    return text if isinstance(text, str) else None, finish, counts
+    return _encodable(text) if isinstance(text, str) else None, finish, counts
+
+
+def _encodable(text: str) -> str:
+    """`text` with lone surrogates (JSON can carry "\\ud800") replaced by U+FFFD: no encoder can
+    write them, so one would stop the answer from being stored or sent back with the next
+    request."""
+    return _LONE_SURROGATE.sub("\ufffd", text) if _LONE_SURROGATE.search(text) else text
 
 
 def _sampling_params(options: GenerationOptions) -> dict[str, Any]:

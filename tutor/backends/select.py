@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Callable
 
 from tutor.backends.base import Backend
-from tutor.config import Settings
+from tutor.config import Settings, key_redirect_notice
 from tutor.errors import ConfigError
 
 # Placeholder for OpenAI-compatible servers that need no key (Ollama, a local vLLM):
@@ -27,10 +27,30 @@ def openai_backend(settings: Settings) -> Backend:
     return OpenAIBackend(model=settings.openai_model, api_key=key, base_url=settings.base_url)
 
 
-def local_backend(settings: Settings, progress: object | None = None) -> Backend:
-    from tutor.backends.local import LocalBackend
+def local_backend(
+    settings: Settings, progress: object | None = None, *, parallel: int = 1, fit_context: bool = True
+) -> Backend:
+    """A GGUF model on llama.cpp, or a model folder on transformers, loaded and ready.
 
-    backend = LocalBackend(model=settings.local_model, device=settings.device, progress=progress)
+    Args:
+        parallel: requests a GGUF model serves at once (`tutor serve`); a folder serves one.
+        fit_context: leave out what does not fit the context (a lesson), or refuse (a server).
+    """
+    from tutor.models.resolve import resolve_local
+
+    model = resolve_local(settings.local_model, progress=progress)
+    if model.is_gguf:
+        from tutor.backends.llama import LlamaBackend
+
+        backend = LlamaBackend(
+            path=model.path, model=model.name, device=settings.device, parallel=parallel, fit_context=fit_context
+        )
+    else:
+        from tutor.backends.local import LocalBackend
+
+        backend = LocalBackend(
+            model=settings.local_model, device=settings.device, progress=progress, fit_context=fit_context
+        )
     backend.load()
     return backend
 
@@ -48,6 +68,8 @@ def build_backend(
         notify: prints a one-line notice, e.g. why `auto` chose the local model.
         progress: load-progress reporter handed to the local backend (a Rich one in the CLI).
     """
+    if choice in ("openai", "auto") and (notice := key_redirect_notice(settings)):
+        notify(notice)
     if choice == "openai":
         return openai_backend(settings)
     if choice == "local":

@@ -50,10 +50,14 @@ class Revision:
 
 @dataclass
 class TopicResult:
+    """One topic's explanation, its revisions, and `source`: the first turn's prompt text (the
+    system message and the request, notes passages included), which grounding metrics read."""
+
     topic: Topic
     text: str
     metrics: AnswerMetrics
     revisions: dict[str, Revision] = field(default_factory=dict)
+    source: str | None = None
 
 
 def sequential(backend: Backend) -> AnswerMany:
@@ -100,8 +104,9 @@ def run_eval(
     texts = answer_many([c.messages for c in conversations], options)
     results = []
     for topic, conversation, text in zip(topics, conversations, texts):
+        source = prompt_text(conversation.messages)
         conversation.record_answer(text)
-        results.append(TopicResult(topic, text, measure(text, topic)))
+        results.append(TopicResult(topic, text, measure(text, topic, source=source), source=source))
     for kind in kinds:
         requests = []
         for conversation in conversations:
@@ -111,13 +116,21 @@ def run_eval(
         if on_phase:
             on_phase(kind.key, len(requests))
         for result, text in zip(results, answer_many(requests, options)):
-            after = measure(text, result.topic)
+            after = measure(text, result.topic, source=result.source)
             result.revisions[kind.key] = Revision(kind.key, text, after, kind.passed(result.metrics, after))
     return results
 
 
+def prompt_text(messages: Sequence[Message]) -> str:
+    """The text of a request's messages, as grounding metrics compare an answer with it."""
+    return "\n\n".join(m["content"] for m in messages)
+
+
 def summarize(results: Sequence[TopicResult], kinds: Sequence[FeedbackKind] = FEEDBACK_KINDS) -> dict:
-    """Means over topics, and the pass rate of each feedback kind."""
+    """Means over topics (explanations only), and the pass rate of each feedback kind.
+
+    `coverage` keeps its old meaning (loose patterns); `strict_coverage` is the strict one.
+    """
     n = len(results) or 1
     summary = {
         "topics": len(results),
@@ -127,8 +140,14 @@ def summarize(results: Sequence[TopicResult], kinds: Sequence[FeedbackKind] = FE
         "example_rate": round(sum(r.metrics.has_example for r in results) / n, 4),
         "grade": round(sum(r.metrics.grade for r in results) / n, 2),
         "cite_rate": round(sum(r.metrics.cites for r in results) / n, 4),
+        "strict_coverage": round(sum(r.metrics.strict_coverage for r in results) / n, 4),
+        "rewrite_rate": round(sum(r.metrics.rewrite for r in results) / n, 4),
+        "copied": None,
         "compliance": {},
     }
+    copied = [r.metrics.copied for r in results if r.metrics.copied is not None]
+    if copied:
+        summary["copied"] = round(sum(copied) / len(copied), 4)
     for kind in kinds:
         done = [r.revisions[kind.key] for r in results if kind.key in r.revisions]
         if done:
@@ -145,6 +164,7 @@ def results_json(results: Sequence[TopicResult]) -> list[dict]:
             "topic": r.topic.name,
             "field": r.topic.field,
             "text": r.text,
+            "prompt": r.source,
             "metrics": r.metrics.to_dict(),
             "revisions": {
                 k: {"text": v.text, "metrics": v.metrics.to_dict(), "passed": v.passed}
@@ -157,5 +177,5 @@ def results_json(results: Sequence[TopicResult]) -> list[dict]:
 
 __all__ = [
     "FEEDBACK_KINDS", "AnswerMany", "FeedbackKind", "Revision", "TopicResult",
-    "has_code_block", "results_json", "run_eval", "sequential", "summarize",
+    "has_code_block", "prompt_text", "results_json", "run_eval", "sequential", "summarize",
 ]

@@ -66,6 +66,18 @@ def _v1(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v2(conn: sqlite3.Connection) -> None:
+    _run_script(
+        conn,
+        """
+        -- 1 when the turn answers the previous turn's request again (/retry)
+        ALTER TABLE turns ADD COLUMN retry INTEGER NOT NULL DEFAULT 0;
+        -- the --notes paths of the lesson as a JSON list (NULL: none), for resume
+        ALTER TABLE lessons ADD COLUMN notes TEXT
+        """,
+    )
+
+
 def _run_script(conn: sqlite3.Connection, script: str) -> None:
     """Run `;`-separated statements inside the caller's transaction (`executescript` would
     commit it first). Only the `;` that end statements may appear, comments included."""
@@ -75,8 +87,22 @@ def _run_script(conn: sqlite3.Connection, script: str) -> None:
 
 
 # Ordered: MIGRATIONS[n] takes a database from user_version n to n + 1. Only ever append.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class DamagedText(str):
+    """A TEXT value that was not valid UTF-8 in the database (written by another program, or
+    hit by a bad disk): readable, with U+FFFD where bytes could not be decoded."""
+
+
+def decode_text(data: bytes) -> str:
+    """The connection's text factory: one bad value marks itself instead of failing the query
+    it is in (SQLite's default raises, so one damaged answer made a whole lesson unreadable)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return DamagedText(data.decode("utf-8", errors="replace"))
 
 
 def is_locked(exc: sqlite3.Error) -> bool:
@@ -122,6 +148,7 @@ def _connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
     try:
         conn.row_factory = sqlite3.Row
+        conn.text_factory = decode_text
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys = ON")
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -155,6 +182,28 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    """A database in a folder we cannot write (a read-only file system, a backup), read as it is.
+
+    WAL readers need a -shm file that SQLite cannot create there, so it is opened immutable:
+    nobody can change it meanwhile, or the folder would be writable.
+    """
+    try:
+        conn = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.text_factory = decode_text
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot read the history database {path} (its folder is read-only): {exc}") from None
+    if version != SCHEMA_VERSION:
+        conn.close()
+        raise StoreError(
+            f"cannot read the history database {path}: it has schema {version}, this tutor reads "
+            f"{SCHEMA_VERSION}, and its folder is read-only"
+        )
+    return conn
+
+
 def connect(
     path: Path | None = None,
     *,
@@ -167,6 +216,7 @@ def connect(
     Args:
         path: the database file; `history_path()` when None.
         create: when False and there is no database yet, return None instead of creating one.
+            A reader (create False) of a database in a read-only folder gets it read-only.
         notify: told, in one line, when a damaged database was moved aside.
         clock: names the backup of a damaged database.
 
@@ -176,6 +226,8 @@ def connect(
     path = path if path is not None else history_path()
     if not create and not path.exists():
         return None
+    if not create and not _writable_folder(path):
+        return _connect_read_only(path)
     for attempt in range(LOCKED_RETRIES + 1):
         try:
             _create_private(path)
@@ -187,8 +239,13 @@ def connect(
                 time.sleep(0.05 * (attempt + 1))
                 continue
             if not _damaged(path, exc):
+                if not _writable_folder(path):
+                    raise StoreError(f"cannot open the history database {path}: its folder is read-only") from None
                 raise StoreError(f"cannot open the history database {path}: {exc}") from None
-            backup = _move_aside(path, exc, clock)
+            try:
+                backup = _move_aside(path, exc, clock)
+            except OSError as err:  # a damaged file in a read-only folder: it cannot be moved either
+                raise StoreError(f"cannot open the history database {path}: {err.strerror or err}") from None
             if backup is not None and notify is not None:
                 notify(f"the history database could not be read ({exc}); it was moved to {backup} and a new one started")
         except OSError as exc:
@@ -212,7 +269,16 @@ def _damaged(path: Path, exc: sqlite3.Error) -> bool:
     if is_damaged(exc):
         return True
     name = getattr(exc, "sqlite_errorname", "") or ""
-    return name.startswith("SQLITE_CANTOPEN") and path.exists() and not os.access(path, os.R_OK | os.W_OK)
+    return (
+        name.startswith("SQLITE_CANTOPEN")
+        and path.exists()
+        and not os.access(path, os.R_OK | os.W_OK)
+        and _writable_folder(path)  # else (a read-only file system) a fresh file cannot help either
+    )
+
+
+def _writable_folder(path: Path) -> bool:
+    return os.access(path.parent, os.W_OK)
 
 
 def _move_aside(path: Path, exc: sqlite3.Error, clock: Callable[[], float]) -> Path | None:

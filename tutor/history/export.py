@@ -18,12 +18,20 @@ def iso_utc(timestamp: float | None) -> str | None:
     return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def document_title(topic: str, level: str, model: str, created_at: float, lesson_id: str | None = None) -> list[str]:
+    """The blocks every Markdown document about a lesson starts with: the topic, then a line
+    with the level, `backend:model`, the date and the lesson ID (`/save` has none)."""
+    when = datetime.fromtimestamp(created_at, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    details = [level, model, when] + ([f"lesson {lesson_id}"] if lesson_id else [])
+    return [f"# {topic}", "*" + " · ".join(details) + "*"]
+
+
 def to_markdown(lesson: StoredLesson) -> str:
-    """The topic as the title, then each answer (and the feedback that asked for it) as sections."""
-    when = datetime.fromtimestamp(lesson.created_at, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    blocks = [f"# {lesson.topic}", f"*{lesson.level} · {lesson.backend}:{lesson.model} · {when} · lesson {lesson.id}*"]
+    """The topic as the title, then each answer (and the feedback that asked for it) as sections.
+    A retried answer does not repeat its feedback: its heading says it is a retry."""
+    blocks = document_title(lesson.topic, lesson.level, f"{lesson.backend}:{lesson.model}", lesson.created_at, lesson.id)
     for turn in lesson.turns:
-        if turn.feedback is not None:
+        if turn.feedback is not None and not turn.retry:
             quoted = "\n".join(f"> {line}".rstrip() for line in turn.feedback.splitlines() or [""])
             blocks += ["## Feedback", quoted]
         blocks += [f"## {_heading(turn)}", turn.answer.strip() or "*(no text)*"]
@@ -32,10 +40,15 @@ def to_markdown(lesson: StoredLesson) -> str:
     return "\n\n".join(blocks) + "\n"
 
 
-def _heading(turn: Turn) -> str:
-    title = "Explanation" if turn.feedback is None else "Revised explanation"
+def answer_heading(feedback: str | None, *, retry: bool = False, status: str = "done") -> str:
+    """`Explanation`, `Revised explanation`, with `(retry)` and how it ended when not done."""
+    title = "Explanation" if feedback is None else "Revised explanation"
     suffix = {"interrupted": " (interrupted)", "error": " (failed)", "streaming": " (still streaming)"}
-    return title + suffix.get(turn.status, "")
+    return title + (" (retry)" if retry else "") + suffix.get(status, "")
+
+
+def _heading(turn: Turn) -> str:
+    return answer_heading(turn.feedback, retry=turn.retry, status=turn.status)
 
 
 def to_json(lesson: StoredLesson) -> str:
@@ -49,11 +62,13 @@ def to_json(lesson: StoredLesson) -> str:
         "backend": lesson.backend,
         "model": lesson.model,
         "prompts": lesson.prompts,
+        "notes": lesson.notes,
         "created_at": iso_utc(lesson.created_at),
         "updated_at": iso_utc(lesson.updated_at),
         "turns": [
             {
                 "feedback": turn.feedback,
+                "retry": turn.retry,
                 "answer": turn.answer,
                 "status": turn.status,
                 "error": turn.error,

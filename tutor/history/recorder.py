@@ -34,6 +34,7 @@ class HistoryRecorder:
         store: where to write; the recorder closes it in `close()`.
         prompts: `PromptSet.fingerprint()` of the prompts the lesson uses.
         lesson_id: add turns to this stored lesson (resume); None starts a new one.
+        notes: the lesson's `--notes` paths, stored with a new lesson so resume restores them.
         notify: prints a one-line warning; called at most once, never while an answer streams.
         clock: monotonic seconds, for the save interval.
         interval: seconds between saves of streaming text.
@@ -47,6 +48,7 @@ class HistoryRecorder:
         *,
         prompts: str,
         lesson_id: str | None = None,
+        notes: list[str] | None = None,
         notify: Callable[[str], None] = lambda message: None,
         clock: Callable[[], float] = time.monotonic,
         interval: float = SAVE_INTERVAL_S,
@@ -55,6 +57,7 @@ class HistoryRecorder:
         self.store = store
         self.prompts = prompts
         self.lesson_id = lesson_id
+        self.notes = notes
         self.interval = interval
         self._notify = notify
         self._clock = clock
@@ -69,11 +72,13 @@ class HistoryRecorder:
         self._failure: str | None = None
         self._warned = False
 
-    def answer_started(self, conversation: Conversation, feedback: str | None, backend: Backend) -> None:
+    def answer_started(
+        self, conversation: Conversation, feedback: str | None, backend: Backend, *, retry: bool = False
+    ) -> None:
         with self._cond:
             self._seq, self._parts, self._dirty = None, [], False
             if self._failure is None:
-                self._guard(lambda: self._start_turn(conversation, feedback, backend))
+                self._guard(lambda: self._start_turn(conversation, feedback, backend, retry))
             self._last_save = self._clock()
             if self._watchdog and self._thread is None and self._seq is not None:
                 self._thread = threading.Thread(target=self._watch, name="history-saver", daemon=True)
@@ -118,7 +123,7 @@ class HistoryRecorder:
             self._thread.join()
         self.store.close()
 
-    def _start_turn(self, conversation: Conversation, feedback: str | None, backend: Backend) -> None:
+    def _start_turn(self, conversation: Conversation, feedback: str | None, backend: Backend, retry: bool) -> None:
         if self.lesson_id is None:
             self.lesson_id = self.store.new_lesson(
                 topic=conversation.topic,
@@ -127,10 +132,11 @@ class HistoryRecorder:
                 model=backend.model,
                 prompts=self.prompts,
                 messages=conversation.messages,
+                notes=self.notes,
             )
         self._seq = self.store.start_turn(
             self.lesson_id, feedback=feedback, backend=backend.name, model=backend.model,
-            messages=conversation.messages,
+            messages=conversation.messages, retry=retry,
         )
 
     def _save_partial(self) -> None:
@@ -174,6 +180,7 @@ def open_recorder(
     *,
     notify: Callable[[str], None],
     lesson_id: str | None = None,
+    notes: list[str] | None = None,
     path: Path | None = None,
 ) -> HistoryRecorder | None:
     """A recorder on the history database, or None (after a notice) when it cannot be opened."""
@@ -183,4 +190,4 @@ def open_recorder(
         notify(f"history is off for this lesson: {exc}")
         return None
     assert store is not None  # create=True always gives a store
-    return HistoryRecorder(store, prompts=prompts, lesson_id=lesson_id, notify=notify)
+    return HistoryRecorder(store, prompts=prompts, lesson_id=lesson_id, notes=notes, notify=notify)

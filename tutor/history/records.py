@@ -27,6 +27,7 @@ class Turn:
     tokens_per_second: float | None
     started_at: float
     finished_at: float | None
+    retry: bool = False  # answers the previous turn's request again (/retry); feedback is the retried one
 
 
 @dataclass
@@ -54,10 +55,21 @@ class StoredLesson:
     backend: str
     model: str
     prompts: str
-    messages: list[Message]
+    messages: list[Message] | None  # None: damaged beyond reading; the lesson cannot be resumed
     created_at: float
     updated_at: float
     turns: list[Turn] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # the --notes paths it was grounded in
+    damaged: list[str] = field(default_factory=list)  # parts stored as invalid UTF-8: "turn 2 (answer)"
+
+    def damage_notice(self) -> str | None:
+        """One line naming the damaged parts, or None when the lesson read back whole."""
+        if not self.damaged:
+            return None
+        return (
+            f"lesson {self.id} is damaged in: {'; '.join(self.damaged)}. "
+            "The rest is shown; bytes that could not be read show as \ufffd"
+        )
 
     @property
     def latest_answer(self) -> str | None:
@@ -70,7 +82,13 @@ class StoredLesson:
         """The conversation to resume. An answer cut off by a crash is kept as the learner saw it,
         as Ctrl-C would have kept it."""
         from tutor.conversation import Conversation
+        from tutor.errors import StoreError
 
+        if self.messages is None:
+            raise StoreError(
+                f"lesson {self.id} has damaged messages; it cannot be resumed "
+                f"(tutor show {self.id} --all shows what is left)"
+            )
         conversation = Conversation(self.topic, self.level, [dict(m) for m in self.messages])  # type: ignore[misc]
         last = self.turns[-1] if self.turns else None
         if conversation.awaiting_answer and last and last.answer and last.finished_at is None:

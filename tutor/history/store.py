@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from tutor.errors import StoreError, UsageError
-from tutor.history.db import connect, history_path, is_damaged, transaction
+from tutor.history.db import DamagedText, connect, history_path, is_damaged, transaction
 from tutor.history.liveness import writer_alive, writer_token
 from tutor.history.records import LessonSummary, StoredLesson, Turn
 
@@ -87,34 +87,44 @@ class HistoryStore:
     # --- writing -------------------------------------------------------------------------
 
     def new_lesson(self, *, topic: str, level: str, backend: str, model: str, prompts: str,
-                   messages: list[Message]) -> str:
-        """Add a lesson with no turns yet; return its ID."""
+                   messages: list[Message], notes: list[str] | None = None) -> str:
+        """Add a lesson with no turns yet; return its ID.
+
+        Args:
+            notes: the `--notes` paths the lesson is grounded in, for resume.
+        """
         now = self.clock()
         with self._sql("write"), transaction(self.conn) as conn:
             while True:
                 lesson_id = "".join(secrets.choice(ID_ALPHABET) for _ in range(ID_LENGTH))
                 try:
                     conn.execute(
-                        "INSERT INTO lessons (id, topic, level, backend, model, prompts, messages,"
-                        " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (lesson_id, topic, level, backend, model, prompts, _dump(messages), now, now),
+                        "INSERT INTO lessons (id, topic, level, backend, model, prompts, messages, notes,"
+                        " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (lesson_id, topic, level, backend, model, prompts, _dump(messages),
+                         json.dumps(notes) if notes else None, now, now),
                     )
                     return lesson_id
                 except sqlite3.IntegrityError:
                     continue
 
     def start_turn(self, lesson_id: str, *, feedback: str | None, backend: str, model: str,
-                   messages: list[Message]) -> int:
-        """Add a `streaming` turn owned by this process; return its number."""
+                   messages: list[Message], retry: bool = False) -> int:
+        """Add a `streaming` turn owned by this process; return its number.
+
+        Args:
+            feedback: what the learner asked for; for a retry, the feedback being retried.
+            retry: the turn answers the previous turn's request again (`/retry`).
+        """
         now = self.clock()
         with self._sql("write"), transaction(self.conn) as conn:
             seq = conn.execute(
                 "SELECT coalesce(max(seq), 0) + 1 FROM turns WHERE lesson_id = ?", (lesson_id,)
             ).fetchone()[0]
             conn.execute(
-                "INSERT INTO turns (lesson_id, seq, feedback, status, backend, model, started_at, writer)"
-                " VALUES (?, ?, ?, 'streaming', ?, ?, ?, ?)",
-                (lesson_id, seq, feedback, backend, model, now, self.writer),
+                "INSERT INTO turns (lesson_id, seq, feedback, retry, status, backend, model, started_at, writer)"
+                " VALUES (?, ?, ?, ?, 'streaming', ?, ?, ?, ?)",
+                (lesson_id, seq, feedback, int(retry), backend, model, now, self.writer),
             )
             conn.execute(
                 "UPDATE lessons SET messages = ?, updated_at = ? WHERE id = ?", (_dump(messages), now, lesson_id)
@@ -156,9 +166,15 @@ class HistoryStore:
                 (_dump(messages), now, lesson_id, seq, lesson_id),
             )
 
-    def delete(self, lesson_id: str) -> None:
+    def delete(self, lesson_id: str) -> str | None:
+        """Delete a lesson and its turns; return its topic (None when there was no such lesson).
+
+        Reads nothing else, so a lesson too damaged to show can still be deleted.
+        """
         with self._sql("write"), transaction(self.conn) as conn:
+            row = conn.execute("SELECT topic FROM lessons WHERE id = ?", (lesson_id,)).fetchone()
             conn.execute("DELETE FROM lessons WHERE id = ?", (lesson_id,))
+        return None if row is None else str(row["topic"])
 
     # --- reading -------------------------------------------------------------------------
 
@@ -222,10 +238,17 @@ class HistoryStore:
             if row is None:
                 raise UsageError(f'no lesson "{lesson_id}" (tutor history lists them)')
             turn_rows = conn.execute("SELECT * FROM turns WHERE lesson_id = ? ORDER BY seq", (lesson_id,)).fetchall()
+        damaged = [name for name in ("topic", "messages") if isinstance(row[name], DamagedText)]
         try:
             messages = json.loads(row["messages"])
         except ValueError:
-            raise StoreError(f"lesson {lesson_id} in {self.path} has damaged messages; it cannot be resumed") from None
+            messages = None  # show and export still work; resume says it cannot
+            if "messages" not in damaged:
+                damaged.append("messages")
+        for t in turn_rows:
+            fields = [name for name in ("feedback", "answer", "error") if isinstance(t[name], DamagedText)]
+            if fields:
+                damaged.append(f"turn {t['seq']} ({', '.join(fields)})")
         turns = [
             Turn(
                 seq=t["seq"], feedback=t["feedback"], answer=t["answer"],
@@ -233,13 +256,14 @@ class HistoryStore:
                 backend=t["backend"], model=t["model"], prompt_tokens=t["prompt_tokens"],
                 completion_tokens=t["completion_tokens"], time_to_first_token=t["time_to_first_token"],
                 tokens_per_second=t["tokens_per_second"], started_at=t["started_at"], finished_at=t["finished_at"],
+                retry=bool(t["retry"]),
             )
             for t in turn_rows
         ]
         return StoredLesson(
             id=row["id"], topic=row["topic"], level=row["level"], backend=row["backend"], model=row["model"],
             prompts=row["prompts"], messages=messages, created_at=row["created_at"],
-            updated_at=row["updated_at"], turns=turns,
+            updated_at=row["updated_at"], turns=turns, notes=_notes(row["notes"]), damaged=damaged,
         )
 
 
@@ -248,6 +272,15 @@ def _effective_status(status: str | None, writer: str | None) -> str | None:
     if status == "streaming" and not writer_alive(writer):
         return "interrupted"
     return status
+
+
+def _notes(stored: str | None) -> list[str]:
+    """The lesson's notes paths; a value that is not a JSON list of strings reads as none."""
+    try:
+        paths = json.loads(stored) if stored else []
+    except ValueError:
+        return []
+    return [p for p in paths if isinstance(p, str)] if isinstance(paths, list) else []
 
 
 def _dump(messages: list[Message]) -> str:

@@ -1,4 +1,4 @@
-"""Okapi BM25 over passages: a compact inverted index in plain Python, fast to pickle and load.
+"""Okapi BM25 over passages: a compact inverted index in plain Python, fast to save and load.
 
 Postings are stored CSR-style in three `array`s (term row -> documents, term counts), so a
 warm index of thousands of passages loads in milliseconds instead of unpickling millions of
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import base64
 from array import array
 from collections import Counter
 from typing import Sequence
@@ -41,6 +42,9 @@ def term_counts(text: str) -> dict[str, int]:
     return dict(Counter(tokenize(text)))
 
 
+_ARRAYS = ("lengths", "starts", "doc_ids", "counts")
+
+
 class BM25:
     """Scores documents given as term-count dicts, numbered in the order they were given."""
 
@@ -63,6 +67,29 @@ class BM25:
             self.starts.append(len(self.doc_ids))
         self.size = len(self.lengths)
         self.average = (sum(self.lengths) / self.size) if self.size else 0.0
+
+    def to_json(self) -> dict:
+        """Plain data for the cache: the int arrays as base64 of their bytes (fast to load)."""
+        packed = {name: base64.b64encode(getattr(self, name).tobytes()).decode() for name in _ARRAYS}
+        return {"vocabulary": self.vocabulary, **packed}
+
+    @classmethod
+    def from_json(cls, data: object) -> "BM25 | None":
+        """The index `to_json` saved, or None when the data is not one."""
+        try:
+            index = cls.__new__(cls)
+            index.vocabulary = dict(data["vocabulary"])
+            for name in _ARRAYS:
+                values = array("i")
+                values.frombytes(base64.b64decode(data[name], validate=True))
+                setattr(index, name, values)
+        except (KeyError, TypeError, ValueError):
+            return None
+        if len(index.starts) != len(index.vocabulary) + 1 or len(index.doc_ids) != len(index.counts):
+            return None
+        index.size = len(index.lengths)
+        index.average = (sum(index.lengths) / index.size) if index.size else 0.0
+        return index
 
     def _postings(self, term: str) -> tuple[Sequence[int], Sequence[int]]:
         row = self.vocabulary.get(term)

@@ -2,18 +2,19 @@
 
 Both backends get exactly the same text. A prompt set's `grounded_system.md` puts the passages
 into the system prompt (`$system`, `$topic`, `$passages` with labels, `$notes` without), and
-its `grounded.md` may reword the explain request (`$request`, `$topic`): the shipped prompts
-keep it; the embedded model's variant casts the notes as a re-writing task and asks only
-"Rewrite the notes.", which measured best (BENCHMARKS.md, "Teaching quality").
-The shipped templates stand in for ones a custom prompts folder lacks.
+its `grounded.md` may reword the explain request (`$request`, `$topic`). A grounded answer is
+an explanation that uses the notes, never "a rewritten version of the notes": every variant
+asks for an explanation. The shipped templates stand in for ones a custom prompts folder lacks.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Sequence
 
 from rich.table import Table
+from rich.text import Text
 
 from tutor.errors import PromptError
 from tutor.notes.index import NotesIndex, Passage
@@ -22,6 +23,14 @@ from tutor.prompts import PromptSet
 PASSAGES = 4  # passages per request
 MAX_PASSAGE_WORDS = 120  # longer passages are cut, so small models keep room to answer
 MIN_RELATIVE_SCORE = 0.5  # drop passages scoring under half the best one: off-topic noise
+# A passage counts as used when the answer shares this many word triples with it (triples of
+# only common words aside): a model explaining from its own knowledge shares the topic's
+# words, but rarely three phrases of one particular passage.
+USED_TRIPLES = 3
+_COMMON = frozenset(
+    "a an the and or of to in on at by for with from as is are was were be been it its this that "
+    "these those which who what how we you they he she i not no but if then so than into can".split()
+)
 
 
 def relevant(passages: Sequence[Passage], min_relative: float = MIN_RELATIVE_SCORE) -> list[Passage]:
@@ -131,13 +140,18 @@ class Grounding:
         return self._context(relevant([p for p in found if p.citation not in sent])[: self.k])
 
     def sources_line(self, answer: str) -> str:
-        """A closing line citing the passages sent so far that `answer` does not cite itself.
+        """A closing line citing the passages `answer` used but does not cite itself.
 
-        The embedded 135M model never cites (BENCHMARKS.md, "Teaching quality"), so the tutor
-        does it; a model that cites every passage inline gets no line. Empty when none is due.
+        Small models rarely cite, so the tutor does it for them, but only for passages the
+        answer drew on (`used_by`): an answer that ignored the notes claims no sources. Empty
+        when none is due.
         """
-        labels = dict.fromkeys(p.citation for p in self.used)
-        missing = [label for label in labels if label not in answer]
+        words = _triples(answer)
+        missing = []
+        for passage in self.used:
+            label = passage.citation
+            if label not in answer and label not in missing and len(words & _triples(passage.chunk.text)) >= USED_TRIPLES:
+                missing.append(label)
         if not missing:
             return ""
         return "\n\nSources from your notes: " + ", ".join(f"[{label}]" for label in missing)
@@ -151,6 +165,12 @@ class Grounding:
         return GroundedContext(passages, self.prompts, self.max_words, self.topic)
 
 
+def _triples(text: str) -> set[tuple[str, ...]]:
+    """Consecutive word triples of `text`, lower-cased, leaving out those of only common words."""
+    words = re.findall(r"[a-z0-9]+", text.lower())
+    return {t for t in zip(words, words[1:], words[2:]) if not all(w in _COMMON for w in t)}
+
+
 def format_sources(passages: Sequence[Passage]) -> Table | str:
     """What `/sources` shows: each passage used, with its citation, heading and opening words."""
     if not passages:
@@ -162,5 +182,6 @@ def format_sources(passages: Sequence[Passage]) -> Table | str:
     table.add_column("starts with", style="dim")
     for number, passage in enumerate(passages, start=1):
         chunk = passage.chunk
-        table.add_row(str(number), chunk.citation, chunk.heading or "-", clip(chunk.text, 12))
+        cells = (chunk.citation, chunk.heading or "-", clip(chunk.text, 12))
+        table.add_row(str(number), *(Text(cell) for cell in cells))  # notes text is never markup
     return table

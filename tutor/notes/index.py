@@ -1,8 +1,9 @@
 """The notes index: passages of every notes file, searchable with BM25, cached between runs.
 
-The cache is a folder `cache_dir()/notes/<key>/`, one per set of notes paths, with three files:
-`manifest.pickle` (per file: mtime, size, sha256, passage count), `index.pickle` (passages and
-BM25 postings) and `terms.pickle` (term counts per passage, read only to rebuild). A refresh stats
+The cache is a folder `cache_dir()/notes/<key>/`, one per set of notes paths, with three JSON
+files: `manifest.json` (per file: mtime, size, sha256, passage count), `index.json` (passages
+and BM25 postings) and `terms.json` (term counts per passage, read only to rebuild). JSON, not
+pickle: reading a cache file must never be able to run code. A refresh stats
 every file: unchanged mtime and size reuse the cached passages; otherwise the file is read and
 hashed, and only a changed hash is chunked again. Added and removed files are noticed too. The
 warm path reads only the first two files. The cache holds plain data and is rebuilt when bad.
@@ -10,12 +11,12 @@ warm path reads only the first two files. The cache holds plain data and is rebu
 
 from __future__ import annotations
 
-import gc
 import hashlib
+import json
 import os
-import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any, Iterable, Protocol
 
 from tutor.notes.bm25 import BM25, term_counts
@@ -24,7 +25,7 @@ from tutor.notes.files import NoteFile, NotesError, SkipFile, Warn, collect, dec
 from tutor.atomic import atomic_write
 from tutor.paths import cache_dir
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3  # 3: JSON files instead of pickles
 
 
 class IndexProgress(Protocol):
@@ -70,20 +71,15 @@ def cache_folder_for(paths: Iterable[Path]) -> Path:
 
 
 def _read(path: Path) -> Any:
-    gc.disable()  # unpickling many small objects is several times faster without the GC
     try:
-        with open(path, "rb") as handle:
-            return pickle.load(handle)
-    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, ValueError, TypeError):
+        return json.loads(path.read_bytes())
+    except (OSError, ValueError, RecursionError):
         return None
-    finally:
-        gc.enable()
 
 
 def _write(path: Path, data: Any) -> None:
     def dump(tmp: Path) -> None:
-        with open(tmp, "wb") as handle:
-            pickle.dump(data, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.write_text(json.dumps(data, separators=(",", ":")))
 
     try:
         atomic_write(path, dump)
@@ -113,7 +109,7 @@ class NotesIndex:
             NotesError: a path is missing, a folder holds no notes, or no file could be read.
         """
         notes = collect(self.paths, warn)
-        manifest = _read(self.cache / "manifest.pickle")
+        manifest = _read(self.cache / "manifest.json")
         if not isinstance(manifest, dict) or manifest.get("version") != CACHE_VERSION:
             manifest = {"files": {}}
         cached: dict[str, dict] = manifest["files"]
@@ -144,7 +140,7 @@ class NotesIndex:
         self.files = files
         if not update.dirty and self._load_index(cached):
             if restat:  # same content, new mtime: save so the next run skips the hash
-                _write(self.cache / "manifest.pickle", {"version": CACHE_VERSION, "files": files})
+                _write(self.cache / "manifest.json", {"version": CACHE_VERSION, "files": files})
             return update
         self._rebuild(cached, fresh)
         return update
@@ -153,6 +149,8 @@ class NotesIndex:
         """(record, new passages or None when unchanged), or None when the file is skipped."""
         try:
             stat = os.stat(note.path)
+            if not S_ISREG(stat.st_mode):  # reading a FIFO or a device would wait forever
+                raise SkipFile(f"skipped {note.display}: not a regular file")
             if old and old["mtime_ns"] == stat.st_mtime_ns and old["size"] == stat.st_size:
                 update.unchanged += 1
                 return old, None
@@ -178,17 +176,20 @@ class NotesIndex:
         return None
 
     def _load_index(self, cached: dict[str, dict]) -> bool:
-        data = _read(self.cache / "index.pickle")
+        data = _read(self.cache / "index.json")
         if not isinstance(data, dict) or data.get("order") != list(cached) or list(cached) != list(self.files):
             return False
-        self.chunks = [Chunk(*c) for c in data["chunks"]]
-        self._bm25 = data["bm25"]
-        return isinstance(self._bm25, BM25)
+        try:
+            self.chunks = [Chunk(*map(str, c)) for c in data["chunks"]]
+        except (KeyError, TypeError):
+            return False
+        self._bm25 = BM25.from_json(data.get("bm25"))
+        return self._bm25 is not None
 
     def _rebuild(self, cached: dict[str, dict], fresh: dict[str, tuple[list[Chunk], list[dict]]]) -> None:
         """Postings from cached term counts for unchanged files and new ones for the rest."""
-        old_index = _read(self.cache / "index.pickle") if len(fresh) < len(self.files) else None
-        old_terms = _read(self.cache / "terms.pickle") if old_index else None
+        old_index = _read(self.cache / "index.json") if len(fresh) < len(self.files) else None
+        old_terms = _read(self.cache / "terms.json") if old_index else None
         old: dict[str, tuple[list, list]] = {}
         if isinstance(old_index, dict) and isinstance(old_terms, list) and len(old_terms) == len(old_index["chunks"]):
             position = 0
@@ -211,10 +212,10 @@ class NotesIndex:
         self.chunks = chunks
         self._bm25 = BM25(terms)
         self.cache.mkdir(parents=True, exist_ok=True)
-        _write(self.cache / "terms.pickle", terms)
-        _write(self.cache / "index.pickle", {"order": list(self.files), "bm25": self._bm25,
-                                             "chunks": [(c.source, c.section, c.heading, c.text) for c in chunks]})
-        _write(self.cache / "manifest.pickle", {"version": CACHE_VERSION, "files": self.files})
+        _write(self.cache / "terms.json", terms)
+        _write(self.cache / "index.json", {"order": list(self.files), "bm25": self._bm25.to_json(),
+                                           "chunks": [(c.source, c.section, c.heading, c.text) for c in chunks]})
+        _write(self.cache / "manifest.json", {"version": CACHE_VERSION, "files": self.files})
 
     def search(self, query: str, k: int = 4) -> list[Passage]:
         """The `k` passages that best match `query`, best first; none when nothing matches."""

@@ -4,8 +4,10 @@ Endpoints: `GET /v1/models`, `GET /v1/models/{id}`, `POST /v1/chat/completions` 
 SSE or answered as one JSON body) and `GET /health`. Every failure is answered in OpenAI's
 shape, `{"error": {"message", "type", "param", "code"}}`, and as early as possible: a bad key
 (401), an oversized body (413, checked while reading, before any parsing), bad JSON or fields
-(400), an unknown model (404) and a full queue (503 with `retry-after`) are all refused before
-a response starts. See `tutor.serve.queue` for how requests share the one model.
+(400) and a full queue (503 with `retry-after`) are all refused before a response starts.
+Any model name is accepted, since one model is served (clients default to names such as
+`gpt-4o-mini`); answers report the real one. `/health` needs no key, as for vLLM and llama.cpp's
+server, so load balancers can probe it. See `tutor.serve.queue` for how requests share the model.
 
 How one answer is sent (and cancelled when its client leaves) is in `tutor.serve.responses`.
 """
@@ -84,6 +86,7 @@ def create_app(
     model: str | None = None,
     api_key: str | None = None,
     max_queued: int = 8,
+    workers: int = 1,
     max_body_bytes: int = MAX_BODY_BYTES,
     clock: Callable[[], float] = time.time,
     heartbeat: float = HEARTBEAT_S,
@@ -91,16 +94,17 @@ def create_app(
     """An app serving `backend`, which must already be loaded.
 
     Args:
-        backend: answers every request, one at a time.
-        model: the model id clients must send; `backend.model` when None.
+        backend: answers every request, `workers` at a time.
+        model: the model id answers report; `backend.model` when None.
         api_key: require this bearer token on every request; None means no auth.
-        max_queued: requests that may wait while one generates; more get 503.
+        max_queued: requests that may wait while the workers generate; more get 503.
+        workers: requests generating at once (llama.cpp slots; 1 for a model folder).
         max_body_bytes: the largest request body accepted.
         clock: wall-clock seconds for `created` fields.
         heartbeat: seconds between keep-alive comments to a stream still waiting for the model.
     """
     state = ServeState(
-        worker=ModelWorker(backend, max_queued=max_queued),
+        worker=ModelWorker(backend, max_queued=max_queued, workers=workers),
         model=model or backend.model,
         api_key=api_key or None,
         max_body_bytes=max_body_bytes,
@@ -139,18 +143,14 @@ def create_app(
 
 async def _chat_completions(request: Request) -> Response:
     state: ServeState = request.app.state.serve
-    chat = parse_chat_request(await _read_json(request, state.max_body_bytes))
-    if chat.model != state.model:
-        raise APIError(
-            404,
-            f"The model '{chat.model}' does not exist on this server, which serves '{state.model}'. "
-            f"Send model '{state.model}' (for tutor: TUTOR_MODEL={state.model}).",
-            param="model",
-            code="model_not_found",
-        )
+    body = await _read_json(request, state.max_body_bytes)
+    try:
+        chat = parse_chat_request(body)
+    except RecursionError:
+        raise APIError(400, "The JSON body is nested too deeply. Send a flat chat request.") from None
     job = Job(chat.messages, chat.options, chat.stops, loop=asyncio.get_running_loop())
     state.worker.submit(job)  # 503 + retry-after when full, before any response starts
-    completion = Completion(model=chat.model, created=int(state.clock()), include_usage=chat.include_usage)
+    completion = Completion(model=state.model, created=int(state.clock()), include_usage=chat.include_usage)
     return ChatResponse(job, completion, stream=chat.stream, heartbeat=state.heartbeat)
 
 
@@ -174,7 +174,9 @@ async def _health(request: Request) -> Response:
         {
             "status": "draining" if worker.draining else "ok",
             "model": state.model,
-            "busy": worker.current is not None,
+            "busy": bool(worker.running),
+            "running": len(worker.running),
+            "workers": worker.workers,
             "queued": worker.queued,
             "max_queued": worker.max_queued,
         }
@@ -197,6 +199,8 @@ async def _read_json(request: Request, limit: int) -> Any:
             raise too_large
     try:
         return json.loads(body)
+    except RecursionError:  # JSON nested thousands deep: refuse it, don't crash a worker
+        raise APIError(400, "The JSON body is nested too deeply. Send a flat chat request.") from None
     except ValueError:
         raise APIError(
             400,
@@ -216,7 +220,7 @@ class _RequireKey:
         self.key = key.encode() if key else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and self.key is not None:
+        if scope["type"] == "http" and self.key is not None and scope["path"] != "/health":
             error = self._check(dict(scope["headers"]).get(b"authorization"))
             if error is not None:
                 await error_response(error)(scope, receive, send)

@@ -1,9 +1,10 @@
-"""One model worker behind a bounded queue: admission, cancellation and draining.
+"""Model workers behind a bounded queue: admission, cancellation and draining.
 
 The policy, as a client sees it:
 
-* One request generates at a time. Generation is CPU/GPU-bound and a backend holds one model,
-  so a single worker thread runs the jobs in arrival order; the event loop only moves bytes
+* `workers` requests generate at once: one for a model folder (transformers holds one KV
+  cache), one per llama.cpp slot for a GGUF model, whose continuous batching decodes them
+  together. Worker threads take the jobs in arrival order; the event loop only moves bytes
   and stays responsive (health checks, new connections, disconnects) while a model computes.
 * Up to `max_queued` more requests wait their turn. A request that finds the queue full is
   refused at once with 503 and `retry-after` (our estimate of when the running job ends: the
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from tutor.backends.base import Backend, GenerationOptions, Message
-from tutor.errors import TutorError
+from tutor.errors import ContextOverflow, TutorError
 from tutor.serve.stops import StopScanner
 from tutor.serve.wire import APIError
 
@@ -107,20 +108,32 @@ class Job:
 
 
 class ModelWorker:
-    """Runs jobs one at a time on its own thread, with at most `max_queued` waiting.
+    """Runs up to `workers` jobs at once on its own threads, with at most `max_queued` waiting.
 
     Args:
-        backend: any `Backend`; it is only ever called from the worker thread.
-        max_queued: how many requests may wait while one generates.
+        backend: any `Backend`; called only from the worker threads, by several at once only
+            when `workers` > 1 (llama.cpp's slots).
+        max_queued: how many requests may wait while the workers generate.
+        workers: jobs that generate at the same time.
         clock: for the job times behind `retry-after`.
     """
 
-    def __init__(self, backend: Backend, *, max_queued: int = 8, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        max_queued: int = 8,
+        workers: int = 1,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         if max_queued < 0:
             raise ValueError("max_queued must be 0 or more")
+        if workers < 1:
+            raise ValueError("workers must be 1 or more")
         self.backend = backend
         self.max_queued = max_queued
-        self.current: Job | None = None
+        self.workers = workers
+        self.running: list[Job] = []
         self.completed = 0  # jobs that ran to an end, whatever the end
         self._clock = clock
         self._waiting: deque[Job] = deque()
@@ -128,13 +141,21 @@ class ModelWorker:
         self._draining = False
         self._stopping = False
         self._average_s = DEFAULT_JOB_S
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def current(self) -> Job | None:
+        """The longest-running job, or None when all workers are idle."""
+        running = self.running
+        return running[0] if running else None
 
     # --- the event loop's side -------------------------------------------------------------
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._work, name="tutor-model-worker", daemon=True)
-        self._thread.start()
+        for i in range(self.workers):
+            thread = threading.Thread(target=self._work, name=f"tutor-model-worker-{i}", daemon=True)
+            self._threads.append(thread)
+            thread.start()
 
     def submit(self, job: Job) -> None:
         """Queue `job`, or refuse it at once.
@@ -145,13 +166,13 @@ class ModelWorker:
         with self._changed:
             if self._draining:
                 raise APIError(503, SHUTTING_DOWN, type="server_error", code="shutting_down")
-            admitted = len(self._waiting) + (self.current is not None)
-            if admitted >= 1 + self.max_queued:
+            admitted = len(self._waiting) + len(self.running)
+            if admitted >= self.workers + self.max_queued:
                 wait = min(max(math.ceil(self._average_s), 1), 60)
                 raise APIError(
                     503,
-                    f"The server is busy: one request is generating and {len(self._waiting)} are waiting. "
-                    f"Retry in {wait}s.",
+                    f"The server is busy: {len(self.running)} requests are generating and "
+                    f"{len(self._waiting)} are waiting. Retry in {wait}s.",
                     type="server_error",
                     code="server_overloaded",
                     headers={"retry-after": str(wait)},
@@ -178,19 +199,19 @@ class ModelWorker:
             job.emit(Failed(APIError(503, SHUTTING_DOWN, type="server_error", code="shutting_down")))
 
     def cancel_running(self, reason: str) -> None:
-        job = self.current
-        if job is not None:
+        for job in list(self.running):
             job.cancel(reason)
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Drain, cancel the running job and end the thread (waiting up to `timeout` seconds)."""
+        """Drain, cancel the running jobs and end the threads (waiting up to `timeout` seconds)."""
         self.drain()
         self.cancel_running("shutdown")
         with self._changed:
             self._stopping = True
             self._changed.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(deadline - time.monotonic(), 0))
 
     def wait_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
         """Block until `predicate()` holds after some job changed state; False on timeout."""
@@ -198,7 +219,7 @@ class ModelWorker:
             return self._changed.wait_for(predicate, timeout)
 
     def wait_idle(self, timeout: float) -> bool:
-        return self.wait_until(lambda: self.current is None and not self._waiting, timeout)
+        return self.wait_until(lambda: not self.running and not self._waiting, timeout)
 
     def _withdraw(self, job: Job) -> None:
         """A job was cancelled: if it is still waiting, it leaves the queue and ends now."""
@@ -218,7 +239,9 @@ class ModelWorker:
                 self._changed.wait_for(lambda: self._waiting or self._stopping)
                 if self._stopping:
                     return
-                job = self.current = self._waiting.popleft()
+                job = self._waiting.popleft()
+                self.running.append(job)
+                self._changed.notify_all()  # a job started: waiters on `current` see it
             started = self._clock()
             try:
                 job.emit(self._generate(job))
@@ -226,8 +249,9 @@ class ModelWorker:
                 log.exception("generation failed")
                 job.emit(Failed(APIError(500, "The model failed; see the server log.", type="server_error")))
             with self._changed:
-                self._average_s = 0.7 * self._average_s + 0.3 * (self._clock() - started)
-                self.current = None
+                # with several workers, jobs end that often: the wait for a free one is shorter
+                self._average_s = 0.7 * self._average_s + 0.3 * (self._clock() - started) / self.workers
+                self.running.remove(job)
                 self.completed += 1
                 self._changed.notify_all()
 
@@ -253,6 +277,8 @@ class ModelWorker:
                 tail = scanner.flush()
                 if tail:
                     job.emit(Text(tail))
+        except ContextOverflow as exc:
+            return Failed(APIError(400, str(exc), param="messages", code="context_length_exceeded"))
         except TutorError as exc:
             return Failed(APIError(500, f"The model failed: {exc}", type="server_error"))
         finally:

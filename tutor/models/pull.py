@@ -1,0 +1,327 @@
+"""`tutor pull`: one GGUF file from the Hugging Face Hub into tutor's cache, resumable and verified.
+
+Where files go and how `--model` finds them again is `tutor.models.pulled`; this module fetches.
+Bytes arrive in a hidden `.<file>.<hash>.part` file that survives an interrupted run, so the
+next `tutor pull` continues it with an HTTP Range request. huggingface_hub's `hf_hub_download`
+cannot do that any more (it writes to a per-process temporary file and deletes it on failure),
+so this module drives its lower-level `http_get`, which keeps its in-process retries: a dropped
+connection resumes at once. `http_get` writes in 10 MiB chunks, so an interruption loses up to
+the last 10 MiB.
+
+huggingface_hub is imported inside the functions that talk to the Hub, so importing this module
+(for `find_pulled`) stays cheap.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, Protocol
+
+from tutor.errors import PullError
+from tutor.models.hub_errors import disk_error, hub_error, refuse_offline
+from tutor.models.pulled import (
+    DEFAULT_QUANT,
+    PulledModel,
+    check_file_name,
+    find_pulled,
+    list_pulled,
+    local_name,
+    parse_spec,
+    read_record,
+    record_path,
+    repo_dir,
+    write_record,
+)
+
+__all__ = ["PullProgress", "PulledModel", "choose_gguf", "find_pulled", "list_pulled", "parse_spec", "pull"]
+
+_SPLIT_PART = re.compile(r"-\d{5}-of-\d{5}\.gguf$", re.IGNORECASE)
+_METADATA_TIMEOUT_S = 15.0
+_HASH_BLOCK = 1 << 20
+_FREE_SPACE_MARGIN = 64 << 20  # keep a little room for the record and the rest of the system
+_LISTED_FILES = 8  # file names an error message lists before "and N more"
+
+
+class PullProgress(Protocol):
+    """Told how a pull advances. `stage` is "download" or "verify"; `done` of `total` bytes."""
+
+    def __call__(self, stage: str, done: int, total: int) -> None: ...
+
+
+@dataclass(frozen=True)
+class _RemoteFile:
+    repo: str
+    file: str
+    revision: str
+    commit: str
+    size: int
+    sha256: str | None  # the hub's LFS sha256; None for a small file kept in git
+    git_sha1: str | None  # the git blob id, the only hash the hub gives for a non-LFS file
+
+
+def choose_gguf(repo: str, files: list[str], wanted: str | None = None) -> str:
+    """The file to pull: `wanted` if given, else the repo's one Q4_K_M file, else its only GGUF.
+
+    Raises:
+        PullError: no GGUF, `wanted` missing, only split GGUFs, or several files and no way to choose.
+    """
+    ggufs = sorted(f for f in files if f.lower().endswith(".gguf"))
+    if wanted is not None:
+        if wanted not in files:
+            raise PullError(f"{repo} has no file {wanted}; its GGUF files: {_some(ggufs) or 'none'}")
+        if not wanted.lower().endswith(".gguf"):
+            raise PullError(f"{wanted} is not a .gguf file; tutor pulls GGUF models only")
+        if _SPLIT_PART.search(wanted):
+            raise PullError(f"{wanted} is one part of a split GGUF, which tutor pull does not join; choose a single-file GGUF")
+        return wanted
+    if not ggufs:
+        raise PullError(f"{repo} has no .gguf files; tutor pulls GGUF models (their repos usually end in -GGUF)")
+    # Split parts need joining and mmproj files are vision add-ons, not models: neither is a default.
+    whole = [f for f in ggufs if not _SPLIT_PART.search(f) and not PurePosixPath(f).name.lower().startswith("mmproj")]
+    if not whole and any(_SPLIT_PART.search(f) for f in ggufs):
+        raise PullError(
+            f"{repo} has only split GGUF files ({_some(ggufs)}), which tutor pull does not join yet; choose another repo"
+        )
+    if not whole:
+        raise PullError(f"{repo} has no model GGUF, only vision projectors ({_some(ggufs)})")
+    preferred = [f for f in whole if DEFAULT_QUANT in f.lower()]
+    if len(preferred) == 1:
+        return preferred[0]
+    if len(whole) == 1 and not preferred:
+        return whole[0]
+    choices = preferred or whole
+    raise PullError(f"{repo} has several GGUF files ({_some(choices)}); choose one with --file NAME.gguf")
+
+
+def pull(
+    spec: str,
+    *,
+    file: str | None = None,
+    revision: str = "main",
+    endpoint: str | None = None,
+    progress: PullProgress | None = None,
+) -> PulledModel:
+    """Download `spec` (see `parse_spec`) into the cache, or find it there already, verified.
+
+    Args:
+        file: the GGUF file to take; the default is chosen by `choose_gguf`.
+        endpoint: the hub's address; `HF_ENDPOINT` or huggingface.co when None.
+        progress: told about the download and the sha256 check.
+
+    Raises:
+        PullError: offline, not found, nothing to choose, disk full or unwritable, hash mismatch,
+            or the connection failed (a partial download is kept for the next run).
+    """
+    repo, named_file = parse_spec(spec)
+    if file is not None and named_file is not None and file != named_file:
+        raise PullError(f"{spec} already names the file {named_file}; drop --file {file}")
+    wanted = file or named_file
+    if wanted is not None:
+        check_file_name(wanted)
+    refuse_offline()
+    remote = _remote_file(repo, wanted, revision, endpoint)
+    return _fetch_verified(remote, endpoint, progress)
+
+
+def _remote_file(repo: str, wanted: str | None, revision: str, endpoint: str | None) -> _RemoteFile:
+    from huggingface_hub import HfApi
+
+    try:
+        info = HfApi(endpoint=endpoint).model_info(
+            repo, revision=revision, files_metadata=True, timeout=_METADATA_TIMEOUT_S
+        )
+    except Exception as exc:
+        raise hub_error(exc, repo, revision) from None
+    siblings = {s.rfilename: s for s in info.siblings or []}
+    name = choose_gguf(repo, list(siblings), wanted)
+    check_file_name(name)  # the name comes from the server: it becomes a local path
+    sibling = siblings[name]
+    size = sibling.lfs.size if sibling.lfs else sibling.size
+    if size is None or (sibling.lfs is None and not sibling.blob_id):
+        raise PullError(f"the hub lists no size or hash for {name} in {repo}, so it cannot be verified")
+    return _RemoteFile(
+        repo=repo,
+        file=name,
+        revision=revision,
+        commit=info.sha or revision,
+        size=int(size),
+        sha256=sibling.lfs.sha256.lower() if sibling.lfs else None,
+        git_sha1=None if sibling.lfs else sibling.blob_id,
+    )
+
+
+def _fetch_verified(remote: _RemoteFile, endpoint: str | None, progress: PullProgress | None) -> PulledModel:
+    directory = repo_dir(remote.repo)
+    target = directory / local_name(remote.file)
+    ready = _already_pulled(target, remote)
+    if ready is not None:
+        return ready
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PullError(f"cannot create {directory}: {exc.strerror}; set TUTOR_HOME to a writable folder") from None
+    key = (remote.sha256 or remote.git_sha1 or "")[:16]
+    partial = directory / f".{target.name}.{key}.part"
+    with _only_puller(directory / f".{target.name}.lock", remote.file):
+        for stale in directory.glob(f".{glob.escape(target.name)}.*.part"):
+            if stale != partial:
+                stale.unlink(missing_ok=True)  # left by an older revision of the file
+        done = partial.stat().st_size if partial.exists() else 0
+        if done > remote.size:
+            partial.unlink()
+            done = 0
+        _check_free_space(directory, remote.size - done, remote.file)
+        if done < remote.size:
+            _download(remote, partial, done, endpoint, progress)
+        sha256 = _verify(partial, remote, progress)
+        try:
+            os.replace(partial, target)
+            write_record(
+                target,
+                repo=remote.repo,
+                file=remote.file,
+                revision=remote.revision,
+                commit=remote.commit,
+                size=remote.size,
+                sha256=sha256,
+            )
+        except OSError as exc:
+            raise disk_error(exc, target) from None
+    return PulledModel(remote.repo, remote.file, target, remote.size, sha256)
+
+
+def _download(remote: _RemoteFile, partial: Path, done: int, endpoint: str | None, progress: PullProgress | None) -> None:
+    import httpx2
+    from huggingface_hub import hf_hub_url
+    from huggingface_hub.errors import HfHubHTTPError
+    from huggingface_hub.file_download import http_get
+    from huggingface_hub.utils import build_hf_headers
+
+    url = hf_hub_url(remote.repo, remote.file, revision=remote.commit, endpoint=endpoint)
+
+    def progress_bar(**bar: Any) -> _ProgressBar:
+        return _ProgressBar(progress, remote.size, bar.get("initial", 0))
+
+    try:
+        with open(partial, "ab") as out:
+            http_get(
+                url,
+                out,
+                resume_size=done,
+                headers=build_hf_headers(),
+                expected_size=remote.size,
+                displayed_filename=remote.file,
+                tqdm_class=progress_bar,  # any callable returning a context manager with update(n)
+            )
+    except (HfHubHTTPError, httpx2.HTTPError, ConnectionError) as exc:
+        raise hub_error(exc, remote.repo, remote.revision, resumable=True) from None
+    except OSError as exc:
+        if exc.errno is None:  # http_get's own "Consistency check failed": fewer bytes than promised
+            raise PullError(f"the download of {remote.file} ended early; run the same command again to resume") from None
+        raise disk_error(exc, partial) from None
+
+
+class _ProgressBar:
+    """The part of tqdm's interface that huggingface_hub's `http_get` uses, reporting to a PullProgress."""
+
+    def __init__(self, progress: PullProgress | None, total: int, initial: int) -> None:
+        self.progress = progress
+        self.total = total
+        self.done = initial
+        self._report()
+
+    def update(self, n: int = 1) -> None:
+        self.done += n  # negative when the server ignored a Range request and the file restarts
+        self._report()
+
+    def _report(self) -> None:
+        if self.progress is not None:
+            self.progress("download", self.done, self.total)
+
+    def __enter__(self) -> _ProgressBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _verify(partial: Path, remote: _RemoteFile, progress: PullProgress | None) -> str:
+    """The sha256 of the downloaded bytes, after checking them against the hub; a bad file is deleted."""
+    actual_size = partial.stat().st_size
+    sha256, git_sha1 = hashlib.sha256(), hashlib.sha1(f"blob {actual_size}\0".encode())
+    done = 0
+    with open(partial, "rb") as data:
+        while block := data.read(_HASH_BLOCK):
+            sha256.update(block)
+            if remote.sha256 is None:
+                git_sha1.update(block)
+            done += len(block)
+            if progress is not None:
+                progress("verify", done, actual_size)
+    expected, actual = (remote.sha256, sha256.hexdigest()) if remote.sha256 else (remote.git_sha1, git_sha1.hexdigest())
+    if actual_size != remote.size or actual != expected:
+        partial.unlink(missing_ok=True)
+        raise PullError(
+            f"{remote.file} from {remote.repo} does not match the hub's checksum "
+            f"(expected {str(expected)[:12]}…, got {actual[:12]}…, {actual_size} of {remote.size} bytes); "
+            "the download was deleted, run the command again"
+        )
+    return sha256.hexdigest()
+
+
+def _already_pulled(target: Path, remote: _RemoteFile) -> PulledModel | None:
+    model = read_record(record_path(target))
+    if model is not None and remote.sha256 is not None and model.sha256 == remote.sha256:
+        return model
+    return None
+
+
+def _check_free_space(directory: Path, needed: int, file: str) -> None:
+    free = shutil.disk_usage(directory).free
+    if free < needed + _FREE_SPACE_MARGIN:
+        raise PullError(
+            f"not enough disk space for {file}: it needs {_human(needed)} more and {directory} has {_human(free)} free; "
+            "free some space or set TUTOR_HOME elsewhere"
+        )
+
+
+@contextmanager
+def _only_puller(lock_path: Path, file: str) -> Iterator[None]:
+    """Two pulls appending to one partial file would corrupt it: the second one stops instead."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks here; the sha256 check still catches a mix-up
+        yield
+        return
+    try:
+        handle = open(lock_path, "w")
+    except OSError as exc:
+        raise disk_error(exc, lock_path) from None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise PullError(f"another tutor pull is downloading {file} now; wait for it to finish") from None
+        yield
+
+
+def _some(names: list[str]) -> str:
+    shown = ", ".join(names[:_LISTED_FILES])
+    more = len(names) - _LISTED_FILES
+    return f"{shown} and {more} more" if more > 0 else shown
+
+
+def _human(size: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size} B"
