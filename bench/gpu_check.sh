@@ -136,7 +136,8 @@ if [ "$(cat "$OUT/vllm-install.status" 2>/dev/null)" = ok ]; then
     timeout "$(budget 150)" "$GPY" bench/serve_load.py --url "http://127.0.0.1:$PORT/v1" --model "$SERVED_NAME" \
       --levels 1 4 16 --requests 16 --max-tokens 64 --time-limit 30 >"$OUT/serve_load.md" 2>"$OUT/serve_load.err" \
       && load_table=$(grep '^| [0-9]' "$OUT/serve_load.md" \
-        | awk -F'|' '{printf "%s clients: %s ok, %s failed, p95 TTFT %s s, %s tok/s; ", $2, $3, $5, $8, $11}')
+        | awk -F'|' '{for (i = 2; i <= 12; i++) gsub(/ /, "", $i);
+          printf "%s clients: %s ok, %s failed, p95 TTFT %s s, %s tok/s (%s); ", $2, $3, $5, $8, $11, $12}')
     [ -n "$load_table" ] || load_table="failed: $(tail -n 1 "$OUT/serve_load.err")"
   else
     vllm_line="$vllm_line, but it did not start (see $OUT/vllm.log)"

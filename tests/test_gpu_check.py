@@ -49,3 +49,18 @@ def test_without_a_gpu_it_stops_with_one_line_and_installs_nothing(tmp_path, fak
     assert result.stderr.startswith(message) and result.stderr.count("\n") == 1, result.stderr
     after = {p.name for p in repo.iterdir()} | {p.name for p in (repo / "out").glob("*")}
     assert after == before  # no venv, no out/gpu-check
+
+
+def test_serve_load_drives_an_already_running_server(openai_server):
+    """The script's load step: `bench/serve_load.py --url` against a server it did not start
+    (vLLM there; the loopback OpenAI server here)."""
+    import sys
+
+    bench = SCRIPT.parent / "serve_load.py"
+    result = subprocess.run([sys.executable, str(bench), "--url", openai_server.base_url, "--model", "tutor-test",
+                             "--levels", "1", "2", "--requests", "2", "--max-tokens", "8", "--time-limit", "30"],
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    rows = [line.split("|") for line in result.stdout.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    assert [(r[1].strip(), r[2].strip(), r[4].strip()) for r in rows] == [("1", "2", "0"), ("2", "2", "0")]
+    assert all(int(r[8]) > 0 for r in rows)  # tokens counted from the usage chunks
