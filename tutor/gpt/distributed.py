@@ -105,6 +105,11 @@ def leave(cluster: Cluster) -> None:
         import torch.distributed as dist
 
         if dist.is_initialized():
+            # DDP wrappers left in reference cycles must go before their process group does:
+            # one freed later, at interpreter exit, aborts the process ("terminate called ...").
+            import gc
+
+            gc.collect()
             dist.destroy_process_group()
 
 
