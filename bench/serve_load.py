@@ -221,10 +221,15 @@ def main() -> None:
     parser.add_argument("--time-limit", type=float, default=180.0, help="seconds per level before clients stop")
     parser.add_argument("--out", type=Path, help="also write the Markdown section to this file")
     parser.add_argument("--note", default="", help="a line added under the table in --out")
+    parser.add_argument("--url", help="load an already running OpenAI-compatible server (e.g. vLLM) at this base URL "
+                                      "instead of starting tutor serve; --model names its model")  # fmt: skip
     args = parser.parse_args()
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    proc, url, model = start_server(args)
+    if args.url:
+        proc, url, model = None, args.url, args.model or "default"
+    else:
+        proc, url, model = start_server(args)
     try:
         warm_up(url, model)
         levels = []
@@ -235,8 +240,9 @@ def main() -> None:
             for error in level.errors[:5]:
                 print(f"  {error}", file=sys.stderr)
     finally:
-        proc.terminate()
-        proc.wait(60)
+        if proc is not None:
+            proc.terminate()
+            proc.wait(60)
 
     result = table(levels)
     print(result)

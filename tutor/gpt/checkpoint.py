@@ -101,12 +101,40 @@ def save_checkpoint(out: Path, state: dict[str, Any]) -> None:
 
 
 def load_checkpoint(out: Path) -> dict[str, Any]:
+    """The resume state, read with `weights_only=True`: tensors, numbers, strings, lists and
+    dicts only. A checkpoint that needs anything else (a pickled object that could run code)
+    is refused, never executed."""
+    import pickle
+
     import torch
 
+    path = out / CHECKPOINT
     try:
-        return torch.load(out / CHECKPOINT, map_location="cpu", weights_only=False)
-    except Exception as exc:  # a truncated or foreign file: pickle, zip and OS errors alike
-        raise TrainingError(f"{out / CHECKPOINT} cannot be read ({exc}); start again with --overwrite") from exc
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:  # weights_only refused a global: not one of ours
+        raise TrainingError(f"{path} is not a tutor checkpoint (it holds pickled objects, which tutor never "
+                            f"loads); start again with --overwrite") from exc  # fmt: skip
+    except Exception as exc:  # a truncated or foreign file: zip and OS errors alike
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise TrainingError(f"{path} cannot be read ({reason}); start again with --overwrite") from exc
+    if not isinstance(state, dict) or not {"step", "config", "model", "data_hash"} <= state.keys():
+        raise TrainingError(f"{path} is not a tutor checkpoint; start again with --overwrite")
+    return state
+
+
+def remove_checkpoint(out: Path) -> None:
+    """`--no-checkpoint`: the finished run keeps its model only (no optimizer state on disk)."""
+    try:
+        (out / CHECKPOINT).unlink(missing_ok=True)
+    except OSError as exc:
+        raise _fail("remove", out / CHECKPOINT, exc) from exc
+
+
+def disk_sizes(out: Path) -> dict[str, int]:
+    """Bytes on disk of the model files and of the checkpoint (0 when absent)."""
+    checkpoint = out / CHECKPOINT
+    model = sum(p.stat().st_size for p in out.iterdir() if p.is_file() and p.suffix == ".safetensors")
+    return {"model": model, "checkpoint": checkpoint.stat().st_size if checkpoint.is_file() else 0}
 
 
 def save_model(out: Path, model, tokenizer) -> None:

@@ -97,11 +97,15 @@ class Batches:
         need = block_size + 2  # one window plus its shifted target, and at least one start
         for name, split in self.splits.items():
             if len(split) < need:
+                # The largest block size both splits can take: the val split is the shorter one.
+                fits = min(len(s) for s in self.splits.values()) - 2
+                fix = f"lower --block-size (at most {fits} fits this corpus)" if fits >= 2 else "add more text"
+                where = "its 10% validation split" if name == "val" else "its 90% training split"
                 raise TrainingError(
-                    f"the corpus has {len(data)} tokens; its 10% validation split needs at least "
-                    f"{need} for --block-size {block_size}: add text or lower --block-size"
-                    if name == "val"
-                    else f"the corpus has {len(data)} tokens, too few for --block-size {block_size}"
+                    f"the corpus has {len(data)} tokens, too few for --block-size {block_size} "
+                    f"({where} needs at least {need}): add text or {fix}"
+                    if fits >= 2
+                    else f"the corpus has {len(data)} tokens, too few to train on: add more text"
                 )
         self.block_size = block_size
         self.batch_size = batch_size
@@ -113,13 +117,26 @@ class Batches:
 
     def get(self, split: str, generator):
         """One batch of windows: x (B, T) and y (B, T), drawn with `generator`."""
+        return self.shard(split, generator, micro_batches=1, first=0, count=1)[0]
+
+    def shard(self, split: str, generator, *, micro_batches: int, first: int, count: int):
+        """Micro-batches `first`..`first + count - 1` of one global batch of `micro_batches`.
+
+        Every process draws the start offsets of the whole global batch from the same
+        generator and keeps its own slice, so the global batch (and the generator's state
+        afterwards) is the same whatever the number of processes: two processes with one
+        micro-batch each see exactly what one process with `--grad-accum 2` sees.
+        """
         import torch
 
         data = self.splits[split]
-        starts = torch.randint(len(data) - self.block_size - 1, (self.batch_size,), generator=generator)
-        window = data[starts[:, None] + self._offsets]  # (B, T + 1)
-        x, y = window[:, :-1].contiguous(), window[:, 1:].contiguous()
-        if self.device != "cpu":
-            x = x.pin_memory().to(self.device, non_blocking=True)
-            y = y.pin_memory().to(self.device, non_blocking=True)
-        return x, y
+        starts = torch.randint(len(data) - self.block_size - 1, (micro_batches, self.batch_size), generator=generator)
+        out = []
+        for row in starts[first : first + count]:
+            window = data[row[:, None] + self._offsets]  # (B, T + 1)
+            x, y = window[:, :-1].contiguous(), window[:, 1:].contiguous()
+            if self.device != "cpu":
+                x = x.pin_memory().to(self.device, non_blocking=True)
+                y = y.pin_memory().to(self.device, non_blocking=True)
+            out.append((x, y))
+        return out

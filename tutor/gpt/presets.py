@@ -6,6 +6,7 @@ on the command line override the preset.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
@@ -26,7 +27,8 @@ class TrainConfig:
     vocab_size: int = 1024  # bpe only: the target size, including the special token
     init_from: str | None = None  # "smollm2" or a model dir: fine-tune instead of from scratch
     # optimisation
-    batch_size: int = 12
+    batch_size: int = 12  # sequences per micro-batch, per process
+    grad_accum: int = 1  # micro-batches per process per step: global batch = batch_size x grad_accum x processes
     steps: int = 2000
     lr: float = 1e-3
     min_lr: float = 1e-4  # cosine decay ends here at `steps` (nanoGPT: lr_decay_iters = max_iters)
@@ -102,12 +104,25 @@ def resolve_config(preset: str, **overrides: Any) -> TrainConfig:
     return config
 
 
+def _finite(value: float) -> bool:
+    return math.isfinite(value)
+
+
 def validate(config: TrainConfig) -> None:
+    """Refuse settings that cannot train; non-finite floats (`--lr inf`, `nan`) included."""
     checks = [
         ("steps", config.steps >= 1, "at least 1"),
         ("batch-size", config.batch_size >= 1, "at least 1"),
         ("block-size", config.block_size >= 2, "at least 2"),
-        ("lr", config.lr > 0, "greater than 0"),
+        ("grad-accum", config.grad_accum >= 1, "at least 1"),
+        ("lr", _finite(config.lr) and config.lr > 0, "a finite number greater than 0"),
+        ("min-lr", _finite(config.min_lr) and 0 <= config.min_lr <= config.lr, "finite, from 0 to --lr"),
+        ("dropout", _finite(config.dropout) and 0 <= config.dropout < 1, "from 0 to below 1"),
+        ("weight-decay", _finite(config.weight_decay) and config.weight_decay >= 0, "a finite number, 0 or more"),
+        ("beta1", _finite(config.beta1) and 0 <= config.beta1 < 1, "from 0 to below 1"),
+        ("beta2", _finite(config.beta2) and 0 <= config.beta2 < 1, "from 0 to below 1"),
+        ("grad-clip", _finite(config.grad_clip) and config.grad_clip >= 0, "a finite number, 0 or more (0 = off)"),
+        ("log-every", config.log_every >= 1, "at least 1"),
         ("eval-every", config.eval_every >= 1, "at least 1"),
         ("vocab-size", config.vocab_size >= 260, "at least 260 (256 bytes + specials)"),
         ("seed", config.seed >= 0, "0 or more"),

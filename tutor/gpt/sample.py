@@ -25,15 +25,36 @@ def load_model(spec: str):
         from tutor import modelstore
 
         path = modelstore.resolve(spec).path
+    refuse_pickled_weights(path)
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, use_safetensors=True)
     except Exception as exc:  # transformers raises many types for a bad dir
-        raise ModelError(f"{path} cannot be loaded as a model: {exc}") from exc
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"{path} cannot be loaded as a model: {reason}") from exc
     return model.eval(), tokenizer
+
+
+_PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
+
+
+def refuse_pickled_weights(path: Path) -> None:
+    """A model dir whose weights exist only as pickles is refused before anything reads them.
+
+    Raises:
+        ModelError: no .safetensors file, but a pickle-format weights file.
+    """
+    if not path.is_dir() or any(path.glob("*.safetensors")):
+        return
+    pickled = sorted(p.name for p in path.iterdir() if p.suffix in _PICKLE_SUFFIXES)
+    if pickled:
+        raise ModelError(
+            f"{path} has its weights only as a pickle ({pickled[0]}), which tutor never loads because "
+            f"unpickling can run code; use a copy with model.safetensors (save_pretrained writes one)"
+        )
 
 
 def context_length(model) -> int:
@@ -53,12 +74,16 @@ def generate_ids(
 
     generator = torch.Generator().manual_seed(seed) if seed is not None else None
     context = context_length(model)
+    keyword = _cache_keyword(model)
     history = list(ids)
-    past, feed = None, history[-context:]
+    cache, feed = _new_cache(), history[-context:]
     with torch.inference_mode():
         for _ in range(max_tokens):
-            out = model(input_ids=torch.tensor([feed]), past_key_values=past, use_cache=True)
+            out = model(input_ids=torch.tensor([feed]), use_cache=True, **{keyword: cache})
             logits = out.logits[0, -1].float()
+            if not torch.isfinite(logits).all():
+                raise ModelError("the model's outputs are NaN or infinite (its training diverged); "
+                                 "train it again with a lower --lr")  # fmt: skip
             if temperature == 0:
                 token = int(logits.argmax())
             else:
@@ -72,11 +97,23 @@ def generate_ids(
                 return
             yield token
             history.append(token)
-            cached = out.past_key_values.get_seq_length() if out.past_key_values is not None else context
-            if cached + 1 > context:  # the window is full: slide it and recompute
-                past, feed = None, history[-context:]
+            if cache.get_seq_length() + 1 > context:  # the window is full: slide it and recompute
+                cache, feed = _new_cache(), history[-context:]
             else:
-                past, feed = out.past_key_values, [token]
+                feed = [token]  # the model appended this step's keys and values to `cache`
+
+
+def _new_cache():
+    from transformers import DynamicCache
+
+    return DynamicCache()
+
+
+def _cache_keyword(model) -> str:
+    """`cache` in current transformers; `past_key_values` (now deprecated there) before it."""
+    import inspect
+
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 
 def stream_text(tokenizer, ids: Iterator[int]) -> Iterator[str]:

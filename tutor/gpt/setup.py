@@ -11,7 +11,7 @@ import contextlib
 import os
 import platform
 import time
-from dataclasses import asdict, dataclass, field, is_dataclass
+from dataclasses import asdict, dataclass, field, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -19,25 +19,36 @@ import torch
 
 from tutor.errors import TrainingError
 from tutor.gpt import checkpoint as ckpt
+from tutor.gpt.distributed import Cluster, text_from_main
 from tutor.gpt.data import Batches, data_hash, read_documents, tokenize_documents
 from tutor.gpt.presets import TrainConfig
 
 
-def pick_device(requested: str) -> str:
+def pick_device(requested: str, cluster: Cluster | None = None) -> str:
+    """"cpu", "cuda", or under torchrun "cuda:LOCAL_RANK" (one GPU per process)."""
+    cluster = cluster or Cluster()
     if requested == "cuda" and not torch.cuda.is_available():
-        raise TrainingError("--device cuda: no CUDA GPU is available to PyTorch; use --device cpu")
-    if requested == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return requested
+        raise TrainingError("--device cuda: no CUDA GPU is available to PyTorch; use --device cpu "
+                            "(or install a CUDA build of torch: see bench/gpu_check.sh)")  # fmt: skip
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if requested == "auto" else requested
+    if device == "cuda" and cluster.distributed:
+        count = torch.cuda.device_count()
+        if cluster.local_rank >= count:
+            raise TrainingError(f"LOCAL_RANK {cluster.local_rank} has no GPU: this machine has {count}; "
+                                f"pass --nproc_per_node={count} or fewer to torchrun")  # fmt: skip
+        torch.cuda.set_device(cluster.local_rank)
+        return f"cuda:{cluster.local_rank}"
+    return device
 
 
-def cpu_threads(requested: int | None, *, load: float | None = None) -> int:
+def cpu_threads(requested: int | None, *, load: float | None = None, processes: int = 1) -> int:
     """Torch threads for CPU training, unless `requested`: the usable cores not already busy.
 
     On a shared machine, threads that outnumber the free cores make every step wait at
     OpenMP barriers for a descheduled thread: with 2 cores and a load of 10 we measured
     190 ms/step on 1 thread and 1,100-2,900 ms on 2. So the 1-minute load average of
-    other work is subtracted from the usable cores (at least 1 thread).
+    other work is subtracted from the usable cores (at least 1 thread). Several training
+    processes on one machine (torchrun) share what is left.
     """
     if requested:
         return requested
@@ -50,7 +61,7 @@ def cpu_threads(requested: int | None, *, load: float | None = None) -> int:
             load = os.getloadavg()[0]
         except (AttributeError, OSError):
             load = 0.0
-    return max(1, min(cores, cores - int(load)))
+    return max(1, min(cores, cores - int(load)) // max(1, processes))
 
 
 @dataclass
@@ -67,15 +78,24 @@ class Run:
     data_hash: str
     saved: dict[str, Any] | None = None  # the checkpoint a resumed run started from
     info: dict[str, Any] = field(default_factory=dict)
+    cluster: Cluster = field(default_factory=Cluster)
+
+    @property
+    def global_batch(self) -> int:
+        """Sequences per optimizer step, over every process."""
+        return self.config.batch_size * self.config.grad_accum * self.cluster.world_size
 
     def autocast(self):
-        if self.device == "cuda" and torch.cuda.is_bf16_supported():
+        if self.device.startswith("cuda") and torch.cuda.is_bf16_supported():
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return contextlib.nullcontext()  # CPU bf16 was slower here (see BENCHMARKS.md, training)
 
     def checkpoint_state(self, step: int, elapsed: float, metrics: list[dict]) -> dict[str, Any]:
+        """Everything `--resume` needs, as tensors, numbers, strings, lists and dicts only, so
+        that it loads with `torch.load(weights_only=True)`: no pickled objects, no code."""
         return {
             "step": step,
+            "world_size": self.cluster.world_size,  # with config.grad_accum: the global batch
             "elapsed": elapsed,
             "metrics": metrics,
             "config": self.config.to_dict(),
@@ -84,7 +104,7 @@ class Run:
             "model_args": asdict(self.model.config) if is_dataclass(getattr(self.model, "config", None)) else None,
             "optimizer": self.optimizer.state_dict(),
             "rng_torch": torch.get_rng_state(),
-            "rng_cuda": torch.cuda.get_rng_state_all() if self.device == "cuda" else None,
+            "rng_cuda": torch.cuda.get_rng_state() if self.device.startswith("cuda") else None,
             "rng_batches": self.generator.get_state(),
             "tokenizer_json": None if self.config.init_from else self.tokenizer.backend_tokenizer.to_str(),
         }
@@ -99,7 +119,8 @@ class Run:
         return {
             "tutor_version": __version__,
             "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "config": self.config.to_dict(),
+            # The vocabulary actually built (the config's vocab_size is only a BPE target).
+            "config": {**self.config.to_dict(), "vocab_size": self.info["vocab_size"]},
             "data": self.info["data"],
             "data_hash": self.data_hash,
             "steps": step,
@@ -115,7 +136,10 @@ class Run:
             "wall_time_s": round(wall_s, 3),
             "this_run_s": round(run_s, 3),
             "ms_per_step": round(1000 * train_s / steps_this_run, 3) if steps_this_run else None,
-            "tokens_per_s": round(steps_this_run * self.config.batch_size * self.config.block_size / train_s, 1)
+            "processes": self.cluster.world_size,
+            "global_batch": self.global_batch,
+            "vocab_size": self.info["vocab_size"],
+            "tokens_per_s": round(steps_this_run * self.global_batch * self.config.block_size / train_s, 1)
             if steps_this_run
             else None,
         }
@@ -138,7 +162,18 @@ class Run:
         ckpt.unmark_incomplete(self.out)
 
 
-def build_run(data: Sequence[str | Path], out: Path, c: TrainConfig, *, resume: bool, overwrite: bool) -> Run:
+def build_run(
+    data: Sequence[str | Path], out: Path, c: TrainConfig, *, resume: bool, overwrite: bool,
+    cluster: Cluster | None = None, fit_block_size: bool = False,
+) -> Run:  # fmt: skip
+    """Everything before the first step. Every process reads the data and the checkpoint;
+    rank 0 alone builds the tokenizer (the others receive it) and prepares `out`.
+
+    Args:
+        fit_block_size: with --init-from, shrink `block_size` to the base model's context
+            instead of refusing (the flag was not given, so the preset's default may not fit).
+    """
+    cluster = cluster or Cluster()
     docs = read_documents(data)
     digest = data_hash(docs)
     saved = None
@@ -150,9 +185,8 @@ def build_run(data: Sequence[str | Path], out: Path, c: TrainConfig, *, resume: 
             raise TrainingError(f"the DATA differs from the data {out} was trained on; resume with the same files or start over with --overwrite")
         if saved["step"] > c.steps:
             raise TrainingError(f"the checkpoint is at step {saved['step']}; pass --steps {saved['step']} or more to resume")
-        ckpt.prepare_out(out, resume=True, overwrite=False)  # only now: marks the dir incomplete
-    device = pick_device(c.device)
-    threads = cpu_threads(c.threads)
+    device = pick_device(c.device, cluster)
+    threads = cpu_threads(c.threads, processes=int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
     if device == "cpu":
         torch.set_num_threads(threads)
     torch.manual_seed(c.seed)
@@ -163,8 +197,12 @@ def build_run(data: Sequence[str | Path], out: Path, c: TrainConfig, *, resume: 
 
         base_path = resolve_base(c.init_from)
         base, tokenizer = load_base(base_path)
-        if c.block_size > context_length(base):
-            raise TrainingError(f"--block-size {c.block_size} exceeds the base model's context of {context_length(base)}")
+        context = context_length(base)
+        if c.block_size > context:
+            if not fit_block_size:
+                raise TrainingError(f"--block-size {c.block_size} exceeds the base model's context of {context}; "
+                                    f"pass --block-size {context} or less")  # fmt: skip
+            c = replace(c, block_size=context)
         model: torch.nn.Module = CausalLM(base)
     else:
         from tutor.gpt.model import GPT, GPTConfig
@@ -173,7 +211,10 @@ def build_run(data: Sequence[str | Path], out: Path, c: TrainConfig, *, resume: 
         if saved is not None:
             tokenizer = tokenizer_from_json(saved["tokenizer_json"])
         else:
-            tokenizer = build_tokenizer(c.tokenizer, [d.text for d in docs], vocab_size=c.vocab_size)
+            text = None
+            if cluster.is_main:  # BPE training need not be deterministic across processes: build once
+                text = build_tokenizer(c.tokenizer, [d.text for d in docs], vocab_size=c.vocab_size).backend_tokenizer.to_str()
+            tokenizer = tokenizer_from_json(text_from_main(cluster, text, device))
         model = GPT(GPTConfig(vocab_size=len(tokenizer), block_size=c.block_size, n_layer=c.n_layer,
                               n_head=c.n_head, n_embd=c.n_embd, dropout=c.dropout))  # fmt: skip
     ids = tokenize_documents(tokenizer, docs, tokenizer.eos_token_id)
@@ -182,13 +223,18 @@ def build_run(data: Sequence[str | Path], out: Path, c: TrainConfig, *, resume: 
     optimizer = make_optimizer(model, c, device)
     if saved is not None:
         model.load_state_dict(saved["model"])
+        if saved.get("optimizer") is None:
+            raise TrainingError(f"{out / ckpt.CHECKPOINT} has no optimizer state to resume from; start again with --overwrite")
         optimizer.load_state_dict(saved["optimizer"])
         torch.set_rng_state(saved["rng_torch"])
-        if saved.get("rng_cuda") is not None and device == "cuda":
-            torch.cuda.set_rng_state_all(saved["rng_cuda"])
+        rng_cuda = saved.get("rng_cuda")
+        if rng_cuda is not None and device.startswith("cuda"):
+            if isinstance(rng_cuda, list):  # checkpoints before torchrun kept every GPU's state
+                rng_cuda = rng_cuda[0]
+            torch.cuda.set_rng_state(rng_cuda)
         generator.set_state(saved["rng_batches"])
-    else:
-        ckpt.prepare_out(out, resume=False, overwrite=overwrite)
+    if cluster.is_main:  # only now, after every check: marks the dir incomplete
+        ckpt.prepare_out(out, resume=saved is not None, overwrite=overwrite)
     info = {
         "data": {"files": len(docs), "characters": sum(len(d.text) for d in docs), "tokens": len(ids),
                  "train_tokens": batches.tokens("train"), "val_tokens": batches.tokens("val")},  # fmt: skip
@@ -196,8 +242,13 @@ def build_run(data: Sequence[str | Path], out: Path, c: TrainConfig, *, resume: 
         "device": device,
         "threads": threads,
         "vocab_size": len(tokenizer),
+        "processes": cluster.world_size,
+        "global_batch": c.batch_size * c.grad_accum * cluster.world_size,
+        "batch_size": c.batch_size,
+        "grad_accum": c.grad_accum,
+        "block_size": c.block_size,
     }
-    return Run(c, out, device, threads, model, optimizer, batches, generator, tokenizer, digest, saved, info)
+    return Run(c, out, device, threads, model, optimizer, batches, generator, tokenizer, digest, saved, info, cluster)
 
 
 def make_optimizer(model: torch.nn.Module, c: TrainConfig, device: str) -> torch.optim.Optimizer:
@@ -206,5 +257,5 @@ def make_optimizer(model: torch.nn.Module, c: TrainConfig, device: str) -> torch
     decay = [p for p in params if p.dim() >= 2]
     no_decay = [p for p in params if p.dim() < 2]
     groups = [{"params": decay, "weight_decay": c.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    extra = {"fused": True} if device == "cuda" else {}
+    extra = {"fused": True} if device.startswith("cuda") else {}
     return torch.optim.AdamW(groups, lr=c.lr, betas=(c.beta1, c.beta2), **extra)

@@ -7,21 +7,26 @@ reads the loss back from the device only every `log_every` steps. Progress goes 
 
 A stop request (the `stop` event, or Ctrl-C, which sets it) ends the run at the next step
 boundary with a checkpoint, so `--resume` continues exactly where it stopped.
+
+Under torchrun every process runs this loop on its shard of each global batch; rank 0 alone
+evaluates, reports events and writes files (`tutor.gpt.distributed`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import signal
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from tutor.errors import TrainingError
 from tutor.gpt import checkpoint as ckpt
-from tutor.gpt.presets import FIXED_ON_RESUME, TrainConfig, validate
+from tutor.gpt.distributed import Cluster, any_rank, barrier, sum_over_ranks
+from tutor.gpt.presets import TrainConfig, validate
 from tutor.gpt.setup import build_run
 
 
@@ -47,6 +52,7 @@ class TrainResult:
     steps: int
     interrupted: bool
     summary: dict[str, Any]
+    info: dict[str, Any] = field(default_factory=dict)  # what the run reported at its start
 
 
 def lr_at(step: int, c: TrainConfig) -> float:
@@ -60,49 +66,43 @@ def lr_at(step: int, c: TrainConfig) -> float:
 
 
 def make_step(run) -> Callable[[float], Any]:
-    """One optimizer step at learning rate `lr`; returns the loss as a device tensor (no sync)."""
+    """One optimizer step at learning rate `lr`; returns this process's loss as a device tensor (no sync).
+
+    The step runs `grad_accum` micro-batches, this process's shard of the global batch. Under
+    torchrun the model is wrapped in DDP, which averages the gradients over the processes
+    during the last micro-batch's backward pass (`no_sync` skips the earlier ones).
+    """
     import torch
 
-    c, model, opt = run.config, run.model, run.optimizer
+    c, model, opt, cluster = run.config, run.model, run.optimizer, run.cluster
     forward = torch.compile(model) if c.compile else model
+    if cluster.distributed:
+        from torch.nn.parallel import DistributedDataParallel
+
+        forward = DistributedDataParallel(forward, device_ids=[cluster.local_rank] if run.device.startswith("cuda") else None)
     params = [p for p in model.parameters() if p.requires_grad]
+    micro_batches, first = c.grad_accum * cluster.world_size, c.grad_accum * cluster.rank
 
     def step(lr: float):
         for group in opt.param_groups:
             group["lr"] = lr
-        x, y = run.batches.get("train", run.generator)
-        with run.autocast():
-            _, loss = forward(x, y)
-        loss.backward()
+        shard = run.batches.shard("train", run.generator, micro_batches=micro_batches, first=first, count=c.grad_accum)
+        total = torch.zeros((), device=run.device)
+        for i, (x, y) in enumerate(shard):
+            last = i == len(shard) - 1
+            with contextlib.nullcontext() if last or not cluster.distributed else forward.no_sync():
+                with run.autocast():
+                    _, loss = forward(x, y)
+                loss = loss / c.grad_accum  # the gradient of the mean over the micro-batches
+                loss.backward()
+            total += loss.detach().float()
         if c.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(params, c.grad_clip, foreach=True)
         opt.step()
         opt.zero_grad(set_to_none=True)
-        return loss.detach().float()
+        return total
 
     return step
-
-
-def config_for_resume(out: Path, **overrides: Any) -> TrainConfig:
-    """The saved run's config with `overrides` (flags given now) applied.
-
-    Raises:
-        TrainingError: no checkpoint, or a flag changes something a resumed run cannot change.
-    """
-    if not (out / ckpt.CHECKPOINT).is_file():
-        raise TrainingError(f"nothing to resume: {out / ckpt.CHECKPOINT} does not exist; drop --resume to start a new run")
-    saved = TrainConfig.from_dict(ckpt.load_checkpoint(out)["config"])
-    given = {k: v for k, v in overrides.items() if v is not None}
-    for name, value in given.items():
-        if name in FIXED_ON_RESUME and value != getattr(saved, name):
-            flag = "--" + name.replace("_", "-")
-            raise TrainingError(
-                f"{flag} {value} does not match the checkpoint's {getattr(saved, name)}; "
-                f"drop {flag} to resume, or start a new run with --overwrite"
-            )
-    config = replace(saved, **given)
-    validate(config)
-    return config
 
 
 @dataclass
@@ -121,6 +121,9 @@ def train(
     overwrite: bool = False,
     on_event: Callable[[TrainEvent], None] | None = None,
     stop: threading.Event | None = None,
+    cluster: Cluster | None = None,
+    keep_checkpoint: bool = True,
+    fit_block_size: bool = False,
 ) -> TrainResult:
     """Train (or fine-tune) on `data` and write a transformers model into `out`.
 
@@ -130,21 +133,31 @@ def train(
         config: from `resolve_config`, or `config_for_resume` when resuming.
         resume: continue from `out/checkpoint.pt` (same data, same fixed settings).
         overwrite: replace an existing `out`.
-        on_event: told about progress; called from this thread.
+        on_event: told about progress (rank 0 only); called from this thread.
         stop: set it to end the run at the next step with a checkpoint (Ctrl-C sets it too).
+            Under torchrun the processes agree on stopping after every step.
+        cluster: this process's rank (`distributed.cluster_from_env`); one process when None.
+            The caller has joined the process group.
+        keep_checkpoint: False writes no checkpoint.pt (no optimizer state on disk; no --resume).
+        fit_block_size: see `setup.build_run`.
+
+    Raises:
+        TrainingError: bad data or settings, or the loss became NaN or infinite (the last
+            checkpoint, written at the last good evaluation, is left as it was).
     """
     import torch
 
-    emit = on_event or (lambda event: None)
+    cluster = cluster or Cluster()
+    emit = (on_event or (lambda event: None)) if cluster.is_main else (lambda event: None)
     stop = stop or threading.Event()
     validate(config)
-    run = build_run(data, out, config, resume=resume, overwrite=overwrite)
+    run = build_run(data, out, config, resume=resume, overwrite=overwrite, cluster=cluster, fit_block_size=fit_block_size)
     c, model = run.config, run.model
     state = _State()
     if run.saved is not None:
         state = _State(run.saved["step"], run.saved["elapsed"], list(run.saved["metrics"]))
     step_fn = make_step(run)
-    tokens_per_step = c.batch_size * c.block_size
+    tokens_per_step = run.global_batch * c.block_size
     eval_seed = c.seed + 1  # fixed eval batches: losses at different steps compare fairly
 
     @torch.no_grad()
@@ -163,11 +176,13 @@ def train(
         return losses
 
     def save_state() -> None:
-        ckpt.save_checkpoint(out, run.checkpoint_state(state.step, state.elapsed + clock(), state.metrics))
+        if keep_checkpoint:
+            ckpt.save_checkpoint(out, run.checkpoint_state(state.step, state.elapsed + clock(), state.metrics))
         _write_metrics(out, state.metrics)
 
     def evaluate() -> None:
         losses = estimate()
+        _check_finite(losses["val"], state.step, c, out, keep_checkpoint)
         row = dict(step=state.step, train_loss=losses["train"], val_loss=losses["val"], lr=lr_at(state.step, c),
                    tokens_per_s=None, elapsed_s=round(state.elapsed + clock(), 3))  # fmt: skip
         state.metrics = [m for m in state.metrics if not (m["step"] == state.step and m["val_loss"] is not None)]
@@ -182,14 +197,14 @@ def train(
         return time.perf_counter() - started
 
     emit(TrainEvent("start", state.step, c.steps, elapsed_s=state.elapsed, info=run.info))
-    restore = _install_sigint(stop)
+    restore = _install_stop_signals(stop, also_sigterm=cluster.distributed)
     interrupted = False
     try:
         loss_sum = torch.zeros((), device=run.device)
         n_logged, last_log, last_step = 0, clock(), state.step
         evaluated = {m["step"] for m in state.metrics if m["val_loss"] is not None}
         while state.step < c.steps:
-            if state.step % c.eval_every == 0 and state.step not in evaluated:
+            if state.step % c.eval_every == 0 and state.step not in evaluated and cluster.is_main:
                 t = clock()
                 evaluate()
                 eval_time += clock() - t
@@ -198,8 +213,13 @@ def train(
             loss_sum += step_fn(lr)
             n_logged += 1
             state.step += 1
-            if state.step % c.log_every == 0 or state.step == c.steps or stop.is_set():
-                train_loss = (loss_sum / n_logged).item()  # the only host sync between evals
+            # Several processes agree on stopping after every step: torchrun gives them 30 s
+            # after a Ctrl-C before it kills them, so a stop cannot wait for the next log point.
+            stopping = any_rank(cluster, stop.is_set()) if cluster.distributed else stop.is_set()
+            if state.step % c.log_every == 0 or state.step == c.steps or stopping:
+                total = sum_over_ranks(cluster, [loss_sum.item()], run.device)[0]
+                train_loss = total / (n_logged * cluster.world_size)  # the only host sync between evals
+                _check_finite(train_loss, state.step, c, out, keep_checkpoint)
                 now = clock()
                 tps = tokens_per_step * (state.step - last_step) / max(now - last_log, 1e-9)
                 state.metrics.append(dict(step=state.step, train_loss=train_loss, val_loss=None, lr=lr,
@@ -207,20 +227,38 @@ def train(
                 emit(TrainEvent("step", state.step, c.steps, train_loss, None, lr, tps, state.elapsed + now))
                 loss_sum.zero_()
                 n_logged, last_log, last_step = 0, now, state.step
-            if stop.is_set():
-                interrupted = True
-                break
-        if not interrupted:
-            evaluate()
+                if stopping or (not cluster.distributed and stop.is_set()):  # (or set by on_event)
+                    interrupted = True
+                    break
+        if not interrupted and cluster.is_main:
+            evaluate()  # at the end of every run, whatever eval_every is
     finally:
         restore()
     if interrupted:
-        save_state()
-        return TrainResult(out, state.step, c.steps, True, {})
-    summary = run.summary(state.step, state.metrics, wall_s=state.elapsed + clock(), run_s=clock(),
-                          eval_s=eval_time)  # fmt: skip
-    run.save_final(summary, state.metrics)
-    return TrainResult(out, state.step, c.steps, False, summary)
+        if cluster.is_main:
+            save_state()
+        barrier(cluster)
+        return TrainResult(out, state.step, c.steps, True, {}, run.info)
+    summary: dict[str, Any] = {}
+    if cluster.is_main:
+        summary = run.summary(state.step, state.metrics, wall_s=state.elapsed + clock(), run_s=clock(),
+                              eval_s=eval_time)  # fmt: skip
+        run.save_final(summary, state.metrics)
+        if not keep_checkpoint:
+            ckpt.remove_checkpoint(out)
+    barrier(cluster)
+    return TrainResult(out, state.step, c.steps, False, summary, run.info)
+
+
+def _check_finite(loss: float, step: int, c: TrainConfig, out: Path, keep_checkpoint: bool) -> None:
+    """A NaN or infinite loss ends the run before anything is written over the last good state."""
+    if math.isfinite(loss):
+        return
+    kept = f"the checkpoint in {out} from the last good evaluation is kept" if keep_checkpoint else "nothing was saved"
+    raise TrainingError(
+        f"the loss became {loss} at step {step}: training diverged; {kept}; "
+        f"start again with --overwrite and a lower --lr (this run used {c.lr:g})"
+    )
 
 
 def _write_metrics(out: Path, rows: list[dict[str, Any]]) -> None:
@@ -231,17 +269,27 @@ def _write_metrics(out: Path, rows: list[dict[str, Any]]) -> None:
     ckpt.write_text(out / "metrics.csv", "\n".join(lines) + "\n")
 
 
-def _install_sigint(stop: threading.Event) -> Callable[[], None]:
-    """First Ctrl-C sets `stop` (checkpoint at the next step); a second one interrupts at once."""
+def _install_stop_signals(stop: threading.Event, *, also_sigterm: bool = False) -> Callable[[], None]:
+    """First Ctrl-C sets `stop` (checkpoint at the next step); a second one interrupts at once.
+
+    Under torchrun, SIGTERM sets `stop` too and never escalates: torchrun passes on a Ctrl-C
+    as a signal to every worker and gives them 30 s to finish before it kills them.
+    """
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
-    previous = signal.getsignal(signal.SIGINT)
+    signals = [signal.SIGINT] + ([signal.SIGTERM] if also_sigterm else [])
+    previous = {sig: signal.getsignal(sig) for sig in signals}
 
     def handler(signum, frame):  # noqa: ARG001
-        if stop.is_set():
+        if stop.is_set() and signum == signal.SIGINT:
             raise KeyboardInterrupt
         stop.set()
 
-    signal.signal(signal.SIGINT, handler)
-    return lambda: signal.signal(signal.SIGINT, previous)
+    for sig in signals:
+        signal.signal(sig, handler)
 
+    def restore() -> None:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+    return restore
