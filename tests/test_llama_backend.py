@@ -209,3 +209,10 @@ def test_a_damaged_saved_slot_only_costs_the_reread(tiny_gguf, tmp_path):
         assert later.last_usage.prompt_tokens_read == later.last_usage.prompt_tokens
     finally:
         later.close()
+
+
+def test_a_json_schema_is_enforced_by_a_grammar(backend):
+    schema = {"type": "object", "properties": {"answer": {"type": "integer"}}, "required": ["answer"],
+              "additionalProperties": False}
+    text = answer(backend, options=GenerationOptions(temperature=0, max_tokens=40, json_schema=schema))
+    assert isinstance(json.loads(text)["answer"], int)  # a random model, yet valid JSON of this shape

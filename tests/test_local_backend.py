@@ -238,7 +238,7 @@ def test_cuda_without_gpu(tiny_dirs):
 
 def test_unknown_device_is_a_usage_error():
     with pytest.raises(UsageError, match="--device"):
-        LocalBackend(device="tpu")
+        LocalBackend(model="m", device="tpu")
 
 
 def test_import_is_cheap():

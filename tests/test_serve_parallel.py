@@ -71,3 +71,17 @@ def test_each_concurrent_answer_has_its_own_usage(llama):
     assert results[7]["usage"]["completion_tokens"] == 7
     assert results[13]["usage"]["completion_tokens"] == 13
     assert results[7]["model"] == "tiny"
+
+
+def test_a_json_schema_response_format_constrains_the_gguf_models_answer(llama):
+    schema = {"type": "object", "properties": {"grade": {"type": "string", "enum": ["correct", "incorrect"]}},
+              "required": ["grade"], "additionalProperties": False}
+    body = {"model": "any", "messages": [{"role": "user", "content": "grade it"}], "max_tokens": 60, "temperature": 0,
+            "response_format": {"type": "json_schema", "json_schema": {"name": "grade", "schema": schema}}}
+    with running_server(create_app(llama, workers=2)) as server:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
+        conn.request("POST", "/v1/chat/completions", body=json.dumps(body), headers={"Content-Type": "application/json"})
+        reply = json.loads(conn.getresponse().read())
+        conn.close()
+    # a random tiny model, yet the grammar leaves it nothing but JSON of this shape
+    assert json.loads(reply["choices"][0]["message"]["content"])["grade"] in ("correct", "incorrect")

@@ -5,7 +5,7 @@ out-of-range value is a 400 naming the field. Fields that only tune things this 
 not do are accepted and ignored when they are harmless (`user`, `metadata`, `store`,
 `frequency_penalty`, `presence_penalty`, `logit_bias`, `service_tier`, ...), and refused when
 ignoring them would give a different answer than asked for (`n` > 1, `tools`, `logprobs`,
-JSON `response_format`, image parts).
+image parts). A JSON `response_format` becomes the options' `json_schema`.
 """
 
 from __future__ import annotations
@@ -126,10 +126,15 @@ class ChatRequest(BaseModel):
 
     @field_validator("response_format")
     @classmethod
-    def _text_format(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        if value is not None and value.get("type") != "text":
-            raise ValueError('only {"type": "text"} is supported')
-        return value
+    def _known_format(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is None or value.get("type") in ("text", "json_object"):
+            return value
+        if value.get("type") == "json_schema":
+            spec = value.get("json_schema")
+            if not isinstance(spec, dict) or not isinstance(spec.get("schema"), dict):
+                raise ValueError('a json_schema response_format needs {"json_schema": {"schema": {...}}}')
+            return value
+        raise ValueError('only "text", "json_object" and "json_schema" are supported')
 
 
 @dataclass(frozen=True)
@@ -171,6 +176,7 @@ def parse_chat_request(body: Any) -> ParsedChat:
         top_p=top_p,
         max_tokens=request.max_completion_tokens or request.max_tokens,
         seed=request.seed,
+        json_schema=_json_schema(request.response_format),
     )
     messages: list[Message] = [
         {"role": "system" if m.role == "developer" else m.role, "content": m.content}  # type: ignore[typeddict-item]
@@ -184,6 +190,16 @@ def parse_chat_request(body: Any) -> ParsedChat:
         stream=bool(request.stream),
         include_usage=bool(request.stream and request.stream_options and request.stream_options.include_usage),
     )
+
+
+def _json_schema(response_format: dict[str, Any] | None) -> dict | None:
+    """The schema the answer must match: a GGUF model decodes under its grammar (a model folder
+    on transformers cannot, and answers as it would)."""
+    if response_format is None or response_format.get("type") == "text":
+        return None
+    if response_format["type"] == "json_object":
+        return {"type": "object"}
+    return response_format["json_schema"]["schema"]
 
 
 def _bad_request(exc: ValidationError) -> APIError:
