@@ -216,3 +216,11 @@ def test_a_json_schema_is_enforced_by_a_grammar(backend):
               "additionalProperties": False}
     text = answer(backend, options=GenerationOptions(temperature=0, max_tokens=40, json_schema=schema))
     assert isinstance(json.loads(text)["answer"], int)  # a random model, yet valid JSON of this shape
+
+
+def test_only_a_prose_revision_is_kept_from_repeating_the_last_answer(backend):
+    revision = MESSAGES + [{"role": "assistant", "content": "An answer."}, {"role": "user", "content": "shorter"}]
+    assert backend._request(revision, GREEDY)["dry_multiplier"] > 0
+    assert "dry_multiplier" not in backend._request(MESSAGES, GREEDY)  # a first answer
+    graded = GenerationOptions(temperature=0, json_schema={"type": "object"})
+    assert "dry_multiplier" not in backend._request(revision, graded)  # a grader quotes verbatim

@@ -19,7 +19,8 @@ def test_shipped_prompts_have_the_documented_variables():
     prompts = PromptSet()
     assert shipped_prompts_dir().is_dir()
     assert "Quantum tunnelling" in prompts.render("explain", topic="Quantum tunnelling", level="beginner")
-    assert "more math" in prompts.render("revise", feedback="more math")
+    revise = prompts.render("revise", feedback="more math", hints=prompts.hints("more math"))
+    assert "more math" in revise and "LaTeX" in revise  # the math hint of feedback_hints.md
     assert "professor" in prompts.render("system")
 
 
