@@ -162,13 +162,19 @@ class LlamaBackend:
             name = self._prefix_file()
             if action == "restore" and not (self.prefix_cache / name).is_file():
                 return False
+            # llama.cpp writes in place: save under a name of our own and rename, so another
+            # tutor restoring at that moment reads the old file or the new one, never a mix.
+            written = f".{name}.{os.getpid()}.tmp" if action == "save" else name
             request = urllib.request.Request(
                 f"{self._server.listening_address}/slots/0?action={action}",
-                data=json.dumps({"filename": name}).encode(),
+                data=json.dumps({"filename": written}).encode(),
                 headers={"Authorization": f"Bearer {self._key}", "Content-Type": "application/json"},
             )
             with urllib.request.urlopen(request, timeout=30) as response:
-                return response.status == 200
+                done = response.status == 200
+            if action == "save" and done:
+                os.replace(self.prefix_cache / written, self.prefix_cache / name)
+            return done
         except (OSError, ValueError):
             return False
 
