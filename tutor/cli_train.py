@@ -16,6 +16,7 @@ from typing import Annotated, Optional
 import typer
 
 from tutor.errors import TutorError, UsageError
+from tutor.sizes import human_size
 from tutor.ui import stderr_console, stdout_console
 
 EXIT_INTERRUPTED = 130
@@ -153,9 +154,9 @@ def _run(data: list[Path], out: Path, config, cluster, *, resume: bool, overwrit
         f"· {s['wall_time_s']:.1f}s", soft_wrap=True,
     )  # fmt: skip
     sizes = disk_sizes(out)
-    kept = (f" + checkpoint.pt {_size(sizes['checkpoint'])} (weights and optimizer state for --resume; "
+    kept = (f" + checkpoint.pt {human_size(sizes['checkpoint'])} (weights and optimizer state for --resume; "
             "delete it, or pass --no-checkpoint, if you will not continue this run)") if sizes["checkpoint"] else ""  # fmt: skip
-    console.print(f"disk: model {_size(sizes['model'])}{kept}", soft_wrap=True)
+    console.print(f"disk: model {human_size(sizes['model'])}{kept}", soft_wrap=True)
     console.print(f"model saved in {out} (metrics.csv, loss.svg, training.json); try: tutor sample {shlex.quote(str(out))}",
                   soft_wrap=True)  # fmt: skip
 
@@ -171,14 +172,6 @@ def start_line(info: dict, step: int) -> str:
         f"{info['parameters'] / 1e6:.2f}M parameters · {info['data']['tokens']:,} tokens (vocab {info['vocab_size']}) "
         f"· {where} · {batch}" + (f" · resuming at step {step}" if step else "")
     )
-
-
-def _size(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n} B"
 
 
 def sample(

@@ -40,6 +40,7 @@ from tutor.models.pulled import (
     repo_dir,
     write_record,
 )
+from tutor.sizes import human_size
 
 __all__ = ["PullProgress", "PulledModel", "choose_gguf", "find_pulled", "list_pulled", "parse_spec", "pull"]
 
@@ -288,7 +289,7 @@ def _check_free_space(directory: Path, needed: int, file: str) -> None:
     free = shutil.disk_usage(directory).free
     if free < needed + _FREE_SPACE_MARGIN:
         raise PullError(
-            f"not enough disk space for {file}: it needs {_human(needed)} more and {directory} has {_human(free)} free; "
+            f"not enough disk space for {file}: it needs {human_size(needed)} more and {directory} has {human_size(free)} free; "
             "free some space or set TUTOR_HOME elsewhere"
         )
 
@@ -317,11 +318,3 @@ def _some(names: list[str]) -> str:
     shown = ", ".join(names[:_LISTED_FILES])
     more = len(names) - _LISTED_FILES
     return f"{shown} and {more} more" if more > 0 else shown
-
-
-def _human(size: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{size} B"
