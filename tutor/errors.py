@@ -6,6 +6,13 @@ Every message should tell the learner how to fix the problem, in one line.
 from __future__ import annotations
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of a library's error message, or its type when it says nothing: enough
+    to put inside one of our one-line messages."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 class TutorError(Exception):
     """Base class for every error the learner should see as a one-line message."""
 

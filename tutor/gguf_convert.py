@@ -13,7 +13,7 @@ import io
 
 from pathlib import Path
 
-from tutor.errors import ModelError
+from tutor.errors import ModelError, first_line
 from tutor.modelstore import LoadProgress
 
 STAGES = ("reading GGUF metadata", "converting the tokenizer", "dequantizing weights", "writing safetensors")
@@ -88,5 +88,4 @@ def _quiet_stderr():
 
 def _first_line(exc: BaseException) -> str:
     """The error's first line, without a closing period: our messages add their own."""
-    text = str(exc).strip().splitlines()
-    return text[0].rstrip(".") if text else type(exc).__name__
+    return first_line(exc).rstrip(".")

@@ -17,7 +17,7 @@ from typing import Iterator, Sequence
 
 from tutor import transcript
 from tutor.backends.base import GenerationOptions, Message, Usage, UsageMeter
-from tutor.errors import BackendError, ContextOverflow, ModelError, UsageError
+from tutor.errors import BackendError, ContextOverflow, ModelError, UsageError, first_line
 from tutor.modelstore import LoadProgress, ResolvedModel, resolve
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -259,8 +259,7 @@ def _load_tokenizer(path: Path):
             return PreTrainedTokenizerFast.from_pretrained(str(path))
         return AutoTokenizer.from_pretrained(str(path))
     except Exception as exc:  # transformers raises many kinds here
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ModelError(f"Cannot load the tokenizer in {path}: {first}") from None
+        raise ModelError(f"Cannot load the tokenizer in {path}: {first_line(exc)}") from None
 
 
 def _stop_ids(path: Path, config: dict, tokenizer) -> frozenset[int]:
@@ -291,6 +290,5 @@ def _load_engine(path: Path, device: str, pad_token_id: int | None):
     try:
         model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype).to(device).eval()
     except Exception as exc:  # safetensors, transformers and torch each raise their own errors
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ModelError(f"Cannot load the model in {path}: {first}") from None
+        raise ModelError(f"Cannot load the model in {path}: {first_line(exc)}") from None
     return GenerateEngine(model, pad_token_id=pad_token_id)

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from tutor import atomic
-from tutor.errors import TrainingError
+from tutor.errors import TrainingError, first_line
 
 INCOMPLETE = ".tutor-incomplete"
 CHECKPOINT = "checkpoint.pt"
@@ -115,8 +115,7 @@ def load_checkpoint(out: Path) -> dict[str, Any]:
         raise TrainingError(f"{path} is not a tutor checkpoint (it holds pickled objects, which tutor never "
                             f"loads); start again with --overwrite") from exc  # fmt: skip
     except Exception as exc:  # a truncated or foreign file: zip and OS errors alike
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise TrainingError(f"{path} cannot be read ({reason}); start again with --overwrite") from exc
+        raise TrainingError(f"{path} cannot be read ({first_line(exc)}); start again with --overwrite") from exc
     if not isinstance(state, dict) or not {"step", "config", "model", "data_hash"} <= state.keys():
         raise TrainingError(f"{path} is not a tutor checkpoint; start again with --overwrite")
     return state

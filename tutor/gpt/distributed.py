@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
-from tutor.errors import TrainingError
+from tutor.errors import TrainingError, first_line
 
 _LAUNCH_HINT = (
     "start it with `torchrun --standalone --nproc_per_node=N -m tutor train ...` "
@@ -94,9 +94,8 @@ def join(cluster: Cluster, device: str, *, timeout_s: float = 600) -> Cluster:
         dist.init_process_group(backend=backend, rank=cluster.rank, world_size=cluster.world_size,
                                 timeout=timedelta(seconds=timeout_s))  # fmt: skip
     except Exception as exc:  # torch raises RuntimeError, ValueError or DistStoreError here
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         address = f"{os.environ['MASTER_ADDR']}:{os.environ['MASTER_PORT']}"
-        raise TrainingError(f"no rendezvous at {address} ({first}); {_LAUNCH_HINT}") from exc
+        raise TrainingError(f"no rendezvous at {address} ({first_line(exc)}); {_LAUNCH_HINT}") from exc
     return replace(cluster, cpu_group=dist.new_group(backend="gloo") if backend == "nccl" else None)
 
 

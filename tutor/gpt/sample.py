@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
-from tutor.errors import ModelError
+from tutor.errors import ModelError, first_line
 
 
 def load_model(spec: str):
@@ -33,8 +33,7 @@ def load_model(spec: str):
         tokenizer = AutoTokenizer.from_pretrained(path)
         model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, use_safetensors=True)
     except Exception as exc:  # transformers raises many types for a bad dir
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"{path} cannot be loaded as a model: {reason}") from exc
+        raise ModelError(f"{path} cannot be loaded as a model: {first_line(exc)}") from exc
     return model.eval(), tokenizer
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tutor.errors import ModelError
+from tutor.errors import ModelError, first_line
 
 MAGIC = b"GGUF"
 
@@ -34,7 +34,7 @@ def explain_load_failure(path: Path) -> str:
         reader = GGUFReader(str(path))
         end = max((int(t.data_offset) + int(t.n_bytes) for t in reader.tensors), default=0)
     except Exception as exc:  # noqa: BLE001 - a damaged file fails in many ways inside the reader
-        return f"{path} is truncated or damaged ({_first_line(exc)}); download or copy it again."
+        return f"{path} is truncated or damaged ({first_line(exc)}); download or copy it again."
     if end > path.stat().st_size:
         return f"{path} is truncated ({path.stat().st_size:,} bytes, needs {end:,}); download or copy it again."
     architecture = _field(reader, "general.architecture") or "unknown"
@@ -52,8 +52,3 @@ def _field(reader, key: str) -> str | None:
         return bytes(field.parts[field.data[0]]).decode("utf-8", "replace")
     except (IndexError, TypeError, ValueError):
         return None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
