@@ -42,7 +42,7 @@ POLL_SECONDS = 0.05  # how often the consumer checks that the worker is still al
 THREADS_ENV = "TUTOR_LOCAL_THREADS"
 CONTEXT_ENV = "TUTOR_LOCAL_CONTEXT"
 DEFAULT_CONTEXT = 8192  # room for notes plus a few revisions; the KV cache of a 1.5B model is ~230 MB
-DRY = dict(dry_multiplier=0.8, dry_base=1.75, dry_allowed_length=3, dry_penalty_last_n=DEFAULT_CONTEXT)
+DRY = dict(dry_multiplier=0.8, dry_base=1.75, dry_allowed_length=3)  # over the whole context: see _request
 BATCH = 64  # prompt tokens per step: a cancel waits at most one batch (about 0.5 s for 1.5B on 2 cores)
 _DONE = object()
 
@@ -220,7 +220,7 @@ class LlamaBackend:
             # DRY penalises extending any run of tokens already in the context, so the model
             # writes the explanation again instead of repeating it (BENCHMARKS.md, "Feedback
             # compliance"). Not for JSON replies: a grader must quote the learner verbatim.
-            request.update(DRY)
+            request.update(DRY, dry_penalty_last_n=self.context)
         return request
 
     def _stream(self, messages: list[Message], options: GenerationOptions) -> Iterator[str]:
