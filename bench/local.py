@@ -68,10 +68,16 @@ def backend_decode(backend: LlamaBackend, messages: list, tokens: int) -> float:
     return backend.last_usage.tokens_per_second
 
 
-def first_words(args: list[str], home: Path) -> float:
-    """Seconds from starting `tutor` to the first byte of the answer on stdout."""
+def offline_env(home: Path) -> dict:
+    """The environment of a learner with no OpenAI key and this tutor home."""
     env = {**os.environ, "TUTOR_HOME": str(home)}
     env.pop("OPENAI_API_KEY", None)
+    return env
+
+
+def first_words(args: list[str], home: Path) -> float:
+    """Seconds from starting `tutor` to the first byte of the answer on stdout."""
+    env = offline_env(home)
     start = time.perf_counter()
     child = subprocess.Popen([sys.executable, "-m", "tutor", *args], stdout=subprocess.PIPE,
                              stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, env=env)
@@ -84,8 +90,7 @@ def first_words(args: list[str], home: Path) -> float:
 
 def earlier_lesson(args: list[str], home: Path) -> None:
     """A short lesson run to its end, as a learner's previous one was: its first answer is saved."""
-    env = {**os.environ, "TUTOR_HOME": str(home)}
-    env.pop("OPENAI_API_KEY", None)
+    env = offline_env(home)
     subprocess.run([sys.executable, "-m", "tutor", *args, "--max-tokens", "16"], env=env, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
 
