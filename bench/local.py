@@ -30,7 +30,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from tutor.backends.base import GenerationOptions
+from tutor.options import GenerationOptions
 from tutor.backends.llama import LlamaBackend
 from tutor.conversation import Conversation
 from tutor.models.catalog import SHIPPED

@@ -83,7 +83,7 @@ def main() -> None:
 
 
 def first_token_table(notes: Path, cache: Path, prompts: PromptSet, topics: list[str]) -> None:
-    from tutor.backends.base import GenerationOptions
+    from tutor.options import GenerationOptions
     from tutor.backends.select import local_backend
     from tutor.config import load_settings
 

@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from tutor.backends.base import GenerationOptions
+from tutor.options import GenerationOptions
 from tutor.config import load_settings
 from tutor.errors import TutorError
 from tutor.evaluate.grading_metrics import (

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from string import Template
 
-from tutor.backends.base import GenerationOptions
+from tutor.options import GenerationOptions
 from tutor.config import load_settings
 from tutor.prompts import PromptSet
 from tutor.quiz.questions import generate_questions, is_yes_no

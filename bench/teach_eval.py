@@ -41,7 +41,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from tutor.backends.base import GenerationOptions
+from tutor.options import GenerationOptions
 from tutor.config import load_settings
 from tutor.errors import TutorError
 from tutor.evaluate.report import PATTERNS, results_table

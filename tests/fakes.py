@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Iterator, Sequence
 
-from tutor.backends.base import GenerationOptions, Message, Usage, UsageMeter
+from tutor.backends.base import UsageMeter
+
+from tutor.options import GenerationOptions, Message, Usage
 
 
 class Interrupt:

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
 
-from tutor.backends.base import GenerationOptions, Message, Usage
+from tutor.options import GenerationOptions, Message, Usage
 
 
 class ScriptBackend:

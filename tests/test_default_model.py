@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("xllamacpp")
 
-from tutor.backends.base import GenerationOptions  # noqa: E402
+from tutor.options import GenerationOptions  # noqa: E402
 from tutor.backends.llama import LlamaBackend  # noqa: E402
 from tutor.config import DEFAULT_LOCAL_MODEL  # noqa: E402
 from tutor.errors import ModelError  # noqa: E402

@@ -13,7 +13,7 @@ import pytest
 
 from tests.fakes import FakeBackend
 from tests.test_eval_strict import CORRECT, WRONG
-from tutor.backends.base import GenerationOptions
+from tutor.options import GenerationOptions
 from tutor.evaluate.metrics import measure
 from tutor.evaluate.runner import results_json, run_eval, sequential, summarize
 from tutor.evaluate.sets import eval_set, topic_named

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.fakes import FakeBackend
-from tutor.backends.base import GenerationOptions
+from tutor.options import GenerationOptions
 from tutor.evaluate.report import results_table
 from tutor.evaluate.runner import results_json, run_eval, sequential, summarize
 from tutor.evaluate.topics import Concept, Topic

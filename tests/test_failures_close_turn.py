@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from fakes import FakeBackend
 from openai_server import Reply
-from tutor.backends.base import GenerationOptions
+from tutor.options import GenerationOptions
 from tutor.backends.fallback import FallbackBackend
 from tutor.backends.openai import OpenAIBackend
 from tutor.cli import Dependencies, app

@@ -8,7 +8,7 @@ import pytest
 
 from fakes import FakeBackend
 from openai_server import Reply
-from tutor.backends.base import GenerationOptions
+from tutor.options import GenerationOptions
 from tutor.backends.fallback import FallbackBackend
 from tutor.backends.openai import OpenAIBackend
 from tutor.backends.select import build_backend

@@ -9,7 +9,7 @@ import time
 from rich.console import Console
 
 from fakes import FakeBackend, Interrupt
-from tutor.backends.base import GenerationOptions
+from tutor.options import GenerationOptions
 from tutor.conversation import Conversation
 from tutor.errors import StoreError, StreamBroken
 from tutor.history.recorder import HistoryRecorder

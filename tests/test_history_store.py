@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from tutor.backends.base import Usage
+from tutor.options import Usage
 from tutor.errors import StoreError, UsageError
 from tutor.history.db import SCHEMA_VERSION, connect, history_path
 from tutor.history.liveness import writer_alive, writer_token

@@ -15,7 +15,7 @@ pytest.importorskip("xllamacpp")
 
 from tiny_gguf import write_tiny_gguf  # noqa: E402
 
-from tutor.backends.base import GenerationOptions  # noqa: E402
+from tutor.options import GenerationOptions  # noqa: E402
 from tutor.backends.llama import LlamaBackend, _drop_earliest_turn  # noqa: E402
 from tutor.errors import BackendError, ModelError  # noqa: E402
 
@@ -160,7 +160,7 @@ def test_fresh_process_keeps_ctrl_c_and_never_imports_torch(tiny_gguf):
         "import os, signal, sys, json\n"
         "from pathlib import Path\n"
         "from tutor.backends.llama import LlamaBackend\n"
-        "from tutor.backends.base import GenerationOptions\n"
+        "from tutor.options import GenerationOptions\n"
         f"b = LlamaBackend(path=Path({str(tiny_gguf)!r}), model='t', device='cpu', threads=1)\n"
         "b.load()\n"
         "text = ''.join(b.stream([{'role': 'user', 'content': 'hi'}], GenerationOptions(temperature=0, max_tokens=300)))\n"

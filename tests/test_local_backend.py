@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from tiny_model import save_tiny_model
-from tutor.backends.base import GenerationOptions
+from tutor.options import GenerationOptions
 from tutor.errors import BackendError, ModelError, UsageError
 
 torch = pytest.importorskip("torch")

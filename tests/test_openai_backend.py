@@ -10,7 +10,7 @@ import sys
 import pytest
 from openai_server import OpenAIServer, Reply, openai_server  # noqa: F401 - fixture until conftest has it
 
-from tutor.backends.base import GenerationOptions
+from tutor.options import GenerationOptions
 from tutor.backends.openai import OpenAIBackend
 from tutor.errors import (
     AuthenticationError,
@@ -342,7 +342,7 @@ def test_server_notices_a_killed_client(openai_server):  # noqa: F811
     code = (
         "import os, sys\n"
         "from tutor.backends.openai import OpenAIBackend\n"
-        "from tutor.backends.base import GenerationOptions\n"
+        "from tutor.options import GenerationOptions\n"
         "b = OpenAIBackend(model='m', api_key='k', base_url=os.environ['OPENAI_BASE_URL'])\n"
         "for text in b.stream([{'role': 'user', 'content': 'hi'}], GenerationOptions()):\n"
         "    print(text, flush=True)\n"

@@ -8,7 +8,7 @@ import pytest
 
 from fakes import FakeBackend, Interrupt
 from quiz_scripts import CORRECT, PARTLY, QUESTIONS, WRONG
-from tutor.backends.base import GenerationOptions
+from tutor.options import GenerationOptions
 from tutor.errors import UsageError
 from tutor.prompts import PromptSet
 from tutor.quiz.grading import MAX_ANSWER_CHARS, clean_answer

@@ -8,7 +8,7 @@ import pytest
 
 from fakes import FakeBackend
 from openai_server import Reply
-from tutor.backends.base import GenerationOptions
+from tutor.options import GenerationOptions
 from tutor.backends.openai import OpenAIBackend
 from tutor.quiz.grading import GRADE_SCHEMA
 from tutor.quiz.structured import MalformedReply, ask_json, extract_json, schema_errors

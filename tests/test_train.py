@@ -129,7 +129,7 @@ def test_sample_slides_past_the_context_window(trained):
 
 def test_local_backend_uses_the_result(trained):
     local = pytest.importorskip("tutor.backends.local")
-    from tutor.backends.base import GenerationOptions
+    from tutor.options import GenerationOptions
 
     _, out = trained
     backend = local.LocalBackend(model=str(out), device="cpu")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from openai_server import Reply, vllm_error
-from tutor.backends.base import GenerationOptions
+from tutor.options import GenerationOptions
 from tutor.backends.openai import OpenAIBackend
 from tutor.errors import BackendError
 

@@ -18,7 +18,7 @@ from typer.exceptions import TyperException
 
 from tutor import __version__
 from tutor.cli_help import GroupedHelpGroup, TutorCommand
-from tutor.errors import TutorError
+from tutor.errors import EXIT_INTERRUPTED, TutorError
 from tutor.ui import control_keys_not_echoed, print_error, stderr_console, stdout_console
 
 if TYPE_CHECKING:
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from tutor.notes import Grounding
     from tutor.prompts import PromptSet
 
-EXIT_INTERRUPTED = 130
 # Said once per lesson on a local model: a small model explains fluently even where it is wrong.
 OFFLINE_CAVEAT = (
     "offline answers come from a small local model and can contain mistakes; "

@@ -15,11 +15,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from tutor.errors import TutorError, UsageError
+from tutor.errors import EXIT_INTERRUPTED, TutorError, UsageError
 from tutor.sizes import human_size
 from tutor.ui import stderr_console, stdout_console
 
-EXIT_INTERRUPTED = 130
 _PANEL_MODEL = "Model (ignored with --init-from)"
 _PANEL_RUN = "Run"
 
@@ -183,7 +182,7 @@ def sample(
     seed: Annotated[Optional[int], typer.Option(help="Make the sample reproducible.")] = None,
 ) -> None:
     """Stream a raw continuation of --prompt from a trained model."""
-    from tutor.backends.base import GenerationOptions
+    from tutor.options import GenerationOptions
 
     GenerationOptions(temperature=temperature, max_tokens=max_tokens, top_k=top_k, seed=seed)  # validates
     import warnings

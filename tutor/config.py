@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Mapping
 from urllib.parse import urlsplit
 
-from tutor.backends.base import GenerationOptions
+from tutor.options import GenerationOptions
 from tutor.errors import ConfigError
 
 BACKENDS = ("auto", "openai", "local")

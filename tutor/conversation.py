@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from tutor.backends.base import Message
+from tutor.options import Message
 from tutor.errors import UsageError
 from tutor.prompts import PromptSet
 

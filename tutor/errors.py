@@ -5,6 +5,10 @@ Every message should tell the learner how to fix the problem, in one line.
 
 from __future__ import annotations
 
+# The shell convention for "stopped by Ctrl-C" (128 + SIGINT): the exit code of a command the
+# learner interrupted, whichever command it was.
+EXIT_INTERRUPTED = 130
+
 
 def first_line(exc: BaseException) -> str:
     """The first line of a library's error message, or its type when it says nothing: enough
@@ -23,6 +27,15 @@ class UsageError(TutorError):
     """The command line or an option value is wrong (empty topic, out-of-range option)."""
 
     exit_code = 2
+
+
+class NotesError(UsageError):
+    """The notes cannot be used at all (missing path, no notes in a folder)."""
+
+
+class SkipFile(Exception):
+    """One notes file cannot be read; the message says why. Caught where notes are collected,
+    turned into a warning, and never shown as an error: the lesson goes on without that file."""
 
 
 class ConfigError(TutorError):

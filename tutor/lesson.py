@@ -15,9 +15,10 @@ from rich.console import Console
 from rich.markup import escape
 
 from tutor.atomic import atomic_write
-from tutor.backends.base import Backend, GenerationOptions, Usage
+from tutor.backends.base import Backend
+from tutor.options import GenerationOptions, Usage
 from tutor.conversation import Conversation
-from tutor.errors import TutorError, UsageError
+from tutor.errors import EXIT_INTERRUPTED, TutorError, UsageError
 from tutor.history.export import answer_heading, document_title
 from tutor.prompts import PromptSet
 from tutor.safe_text import safe_text
@@ -262,7 +263,7 @@ class Lesson:
             if first.error is not None and (not interactive or not first.text):
                 return first.error.exit_code
             if not interactive:
-                return 130 if first.status == "interrupted" else 0
+                return EXIT_INTERRUPTED if first.status == "interrupted" else 0
         else:
             self.take_load_seconds()  # the load came before the prompt, not before an answer
             if not interactive:

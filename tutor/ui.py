@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
-from tutor.backends.base import Usage
+from tutor.options import Usage
 from tutor.safe_text import SafeConsole
 
 

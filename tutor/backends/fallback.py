@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Callable, Iterator, Sequence
 
-from tutor.backends.base import Backend, GenerationOptions, Message, Usage
+from tutor.backends.base import Backend
+
+from tutor.options import GenerationOptions, Message, Usage
 from tutor.errors import BackendError, TutorError
 
 

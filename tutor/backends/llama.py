@@ -33,7 +33,9 @@ import urllib.request
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from tutor.backends.base import GenerationOptions, Message, Usage, UsageMeter
+from tutor.backends.base import UsageMeter
+
+from tutor.options import GenerationOptions, Message, Usage
 from tutor.errors import BackendError, ContextOverflow, ModelError, UsageError
 
 DEVICES = ("auto", "cpu", "cuda")

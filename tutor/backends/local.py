@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from tutor import transcript
-from tutor.backends.base import GenerationOptions, Message, Usage, UsageMeter
+from tutor.backends.base import UsageMeter
+from tutor.options import GenerationOptions, Message, Usage
 from tutor.errors import BackendError, ContextOverflow, ModelError, UsageError, first_line
 from tutor.modelstore import LoadProgress, ResolvedModel, resolve
 

@@ -22,7 +22,9 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 from urllib.parse import urlsplit
 
-from tutor.backends.base import GenerationOptions, Message, Usage, UsageMeter
+from tutor.backends.base import UsageMeter
+
+from tutor.options import GenerationOptions, Message, Usage
 from tutor.errors import (
     AuthenticationError,
     BackendError,

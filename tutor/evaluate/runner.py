@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from tutor.backends.base import Backend, GenerationOptions, Message
+from tutor.backends.base import Backend
+
+from tutor.options import GenerationOptions, Message
 from tutor.conversation import Conversation, NotesContext
 from tutor.evaluate.metrics import AnswerMetrics, has_code_block, measure
 from tutor.evaluate.topics import Topic

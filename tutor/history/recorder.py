@@ -20,7 +20,8 @@ from tutor.errors import StoreError, TutorError
 from tutor.history.store import HistoryStore
 
 if TYPE_CHECKING:
-    from tutor.backends.base import Backend, Usage
+    from tutor.backends.base import Backend
+    from tutor.options import Usage
     from tutor.conversation import Conversation
     from tutor.lesson import Answer
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tutor.backends.base import Message
+    from tutor.options import Message
     from tutor.conversation import Conversation
 
 

@@ -23,7 +23,7 @@ from tutor.history.quiz_log import quiz_items
 from tutor.history.records import LessonSummary, StoredLesson, Turn
 
 if TYPE_CHECKING:
-    from tutor.backends.base import Message, Usage
+    from tutor.options import Message, Usage
 
 ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"  # base32, lowercase: no 0/1/8/9 to mistype
 ID_LENGTH = 6  # 32**6 is about a billion: collisions are rare and retried

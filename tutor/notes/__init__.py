@@ -1,7 +1,8 @@
 """Ground explanations in the learner's notes: load, chunk, index (BM25, cached), retrieve, cite."""
 
 from tutor.notes.chunking import Chunk, chunk_note
-from tutor.notes.files import ENV_NAME, NotesError, paths_from_env
+from tutor.errors import NotesError
+from tutor.notes.files import ENV_NAME, paths_from_env
 from tutor.notes.grounding import GroundedContext, Grounding, format_sources, passage_block, render_grounded
 from tutor.notes.index import IndexProgress, IndexUpdate, NotesIndex, Passage, open_index
 

@@ -12,20 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
-from tutor.errors import UsageError
+from tutor.errors import NotesError, SkipFile
 
 NOTE_SUFFIXES = (".md", ".markdown", ".txt")
 ENV_NAME = "TUTOR_NOTES"
 
 Warn = Callable[[str], None]
-
-
-class NotesError(UsageError):
-    """The notes cannot be used at all (missing path, no notes in a folder)."""
-
-
-class SkipFile(Exception):
-    """One file cannot be read as notes; the message says why."""
 
 
 @dataclass(frozen=True)

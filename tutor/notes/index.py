@@ -21,7 +21,8 @@ from typing import Any, Iterable, Protocol
 
 from tutor.notes.bm25 import BM25, term_counts
 from tutor.notes.chunking import Chunk, chunk_note
-from tutor.notes.files import NoteFile, NotesError, SkipFile, Warn, collect, decode_note
+from tutor.errors import NotesError, SkipFile
+from tutor.notes.files import NoteFile, Warn, collect, decode_note
 from tutor.atomic import atomic_write
 from tutor.paths import cache_dir
 

@@ -11,7 +11,9 @@ import unicodedata
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from tutor.backends.base import Backend, GenerationOptions, Message
+from tutor.backends.base import Backend
+
+from tutor.options import GenerationOptions, Message
 from tutor.errors import UsageError
 from tutor.prompts import PromptSet
 from tutor.quiz.questions import quiz_prompt

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Callable
 
 from rich.markup import escape
 
-from tutor.errors import TutorError, UsageError
+from tutor.errors import EXIT_INTERRUPTED, TutorError, UsageError
 from tutor.quiz.questions import MAX_QUESTIONS, generate_questions
 from tutor.quiz.session import QuizResult, QuizSession
 from tutor.ui import print_error
@@ -105,7 +105,7 @@ def quiz_only(lesson: Lesson, count: int, *, keeper: KeeperFactory | None = None
     if lesson.conversation.awaiting_answer:
         first = lesson.answer()
         if first.status != "done":
-            return first.error.exit_code if first.error is not None else 130
+            return first.error.exit_code if first.error is not None else EXIT_INTERRUPTED
     try:
         quiz_lesson(lesson, str(count), keeper=keeper)
     except TutorError as exc:

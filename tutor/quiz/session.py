@@ -10,7 +10,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Callable, Protocol, Sequence
 
-from tutor.backends.base import Backend, GenerationOptions
+from tutor.backends.base import Backend
+
+from tutor.options import GenerationOptions
 from tutor.errors import BackendError, UsageError
 from tutor.history.records import QuizItemRecord
 from tutor.prompts import PromptSet

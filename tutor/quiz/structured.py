@@ -16,7 +16,9 @@ import dataclasses
 import json
 from typing import Any, Callable, Sequence
 
-from tutor.backends.base import Backend, GenerationOptions, Message
+from tutor.backends.base import Backend
+
+from tutor.options import GenerationOptions, Message
 from tutor.errors import BackendError
 
 TYPES: dict[str, tuple[type, ...]] = {

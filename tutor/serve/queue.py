@@ -28,7 +28,9 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from tutor.backends.base import Backend, GenerationOptions, Message
+from tutor.backends.base import Backend
+
+from tutor.options import GenerationOptions, Message
 from tutor.errors import ContextOverflow, TutorError
 from tutor.serve.stops import StopScanner
 from tutor.serve.wire import APIError

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from tutor.backends.base import GenerationOptions, Message
+from tutor.options import GenerationOptions, Message
 from tutor.serve.wire import APIError
 
 MAX_STOPS = 4  # OpenAI's limit
