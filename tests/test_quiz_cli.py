@@ -26,7 +26,7 @@ def one_error_line(result) -> str:
 
 def test_review_with_no_history_says_so_in_one_line():
     result, backend = run(["review"])
-    assert result.exit_code == 0
+    assert result.exit_code == 0, (result.output, result.exception)
     assert result.stderr.strip() == "nothing to review: no quiz has made review cards yet (/quiz in a lesson, or tutor quiz TOPIC)"
     assert backend.calls == []
 
