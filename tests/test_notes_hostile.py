@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from fakes import FakeBackend
-from tutor.cli import Dependencies, app
+from tutor.cli.lesson import Dependencies, app
 
 TIMEOUT = 120  # a FIFO read would block forever: the old behaviour fails here instead of hanging
 

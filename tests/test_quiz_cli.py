@@ -6,7 +6,7 @@ from typer.testing import CliRunner
 
 from fakes import FakeBackend
 from quiz_scripts import make_due_card
-from tutor.cli import Dependencies, app
+from tutor.cli.lesson import Dependencies, app
 from tutor.history.store import HistoryStore
 
 

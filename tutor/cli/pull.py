@@ -15,7 +15,7 @@ from rich.markup import escape
 
 from tutor.errors import PullError
 from tutor.models.suggested import SUGGESTED
-from tutor.ui import print_notice, stderr_console, stdout_console
+from tutor.cli.console import print_notice, stderr_console, stdout_console
 
 _STAGES = {"download": "Downloading", "verify": "Checking sha256"}
 

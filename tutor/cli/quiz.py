@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from tutor.errors import UsageError
-from tutor.ui import print_notice, stderr_console, stdout_console
+from tutor.cli.console import print_notice, stderr_console, stdout_console
 
 if TYPE_CHECKING:
     from tutor.history.recorder import HistoryRecorder
@@ -94,7 +94,7 @@ def quiz(
     no_profile: NoProfile = False,
 ) -> None:
     """Check questions on a lesson's explanation, graded, with a hint and a second try."""
-    from tutor.cli import lesson_prompts, run_lesson
+    from tutor.cli.lesson import lesson_prompts, run_lesson
     from tutor.config import BACKENDS, load_settings
     from tutor.conversation import Conversation, clean_topic
 
@@ -114,7 +114,7 @@ def quiz(
     else:
         topic = clean_topic(target)
         settings = load_settings({"backend": backend.value if backend else None, "model": model})
-        from tutor.cli_profile import apply_profile
+        from tutor.cli.profile import apply_profile
 
         paragraph = apply_profile(settings, use=not no_profile, remember_level=False)
         conversation = Conversation.start(lesson_prompts(settings), topic, settings.level)
@@ -159,8 +159,8 @@ def review(
     plain: Annotated[bool, typer.Option("--plain", help="Raw text, no Markdown rendering.")] = False,
 ) -> None:
     """Ask the review cards that are due (spaced repetition, FSRS), grade and reschedule them."""
-    from tutor.cli import Dependencies, _line_reader, _renderer
-    from tutor.cli_models import RichLoadProgress
+    from tutor.cli.lesson import Dependencies, _line_reader, _renderer
+    from tutor.cli.models import RichLoadProgress
     from tutor.config import load_settings
     from tutor.lesson import Terminal
     from tutor.prompts import PromptSet

@@ -16,7 +16,7 @@ import typer
 from rich.markup import escape
 
 from tutor.errors import ConfigError, UsageError
-from tutor.ui import stderr_console
+from tutor.cli.console import stderr_console
 
 # llama.cpp slots of `tutor serve`: 4 clients got 2.6x the tokens/s of 1 on the 2-core machine
 # (BENCHMARKS.md, "Serving several learners").
@@ -82,13 +82,13 @@ def serve(
     from tutor.config import load_settings
     from tutor.serve.app import create_app
     from tutor.serve.server import run_server
-    from tutor.ui import print_notice
+    from tutor.cli.console import print_notice
 
     err = stderr_console()
     settings = load_settings({"backend": "local", "model": model, "device": device.value if device else None})
     sock = _bind(host, port)  # before the slow model load: a busy port fails at once
     try:
-        from tutor.cli_models import RichLoadProgress
+        from tutor.cli.models import RichLoadProgress
 
         progress = RichLoadProgress(console=err)
         try:

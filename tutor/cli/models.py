@@ -17,7 +17,7 @@ from rich.text import Text
 
 from tutor import modelstore
 from tutor.errors import ModelError
-from tutor.ui import stderr_console, stdout_console
+from tutor.cli.console import stderr_console, stdout_console
 
 
 @dataclass(frozen=True)

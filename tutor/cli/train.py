@@ -1,7 +1,7 @@
 """`tutor train` and `tutor sample`: Typer command functions, registered by `tutor.cli`.
 
 torch and transformers are imported inside the functions, so `tutor --help` stays instant.
-What a run shows is `tutor.train_progress`; the library reports progress through `TrainEvent`s.
+What a run shows is `tutor.cli.progress`; the library reports progress through `TrainEvent`s.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import typer
 
 from tutor.errors import EXIT_INTERRUPTED, TutorError, UsageError
 from tutor.sizes import human_size
-from tutor.ui import stderr_console, stdout_console
+from tutor.cli.console import stderr_console, stdout_console
 
 _PANEL_MODEL = "Model (ignored with --init-from)"
 _PANEL_RUN = "Run"
@@ -120,7 +120,7 @@ def _run(data: list[Path], out: Path, config, cluster, *, resume: bool, overwrit
     err = stderr_console()
     report = None
     if cluster.is_main:
-        from tutor.train_progress import TrainingReport
+        from tutor.cli.progress import TrainingReport
 
         report = TrainingReport(err, config.steps, start_line)
 

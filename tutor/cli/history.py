@@ -17,7 +17,7 @@ from rich.markup import escape
 
 from tutor.config import BACKENDS
 from tutor.errors import UsageError
-from tutor.ui import stderr_console, stdout_console
+from tutor.cli.console import stderr_console, stdout_console
 
 if TYPE_CHECKING:
     from tutor.history.records import StoredLesson
@@ -45,7 +45,7 @@ class ExportFormat(str, Enum):
 
 
 def _consoles(ctx: typer.Context) -> tuple[Console, Console]:
-    from tutor.cli import Dependencies
+    from tutor.cli.lesson import Dependencies
 
     deps = ctx.obj if isinstance(ctx.obj, Dependencies) else Dependencies()
     return deps.out or stdout_console(), stderr_console()
@@ -54,7 +54,7 @@ def _consoles(ctx: typer.Context) -> tuple[Console, Console]:
 def _open(err: Console) -> HistoryStore | None:
     """The history store, or None when nothing was ever stored (it is not created by reading)."""
     from tutor.history.store import HistoryStore
-    from tutor.ui import print_notice
+    from tutor.cli.console import print_notice
 
     return HistoryStore.open(create=False, notify=lambda message: print_notice(err, message))
 
@@ -62,7 +62,7 @@ def _open(err: Console) -> HistoryStore | None:
 def _load(err: Console, prefix: str | None) -> StoredLesson:
     """The lesson `prefix` names; the most recent one when None. Damaged parts are named in a
     notice, and the rest is returned."""
-    from tutor.ui import print_notice
+    from tutor.cli.console import print_notice
 
     store = _open(err)
     if store is None:
@@ -152,7 +152,7 @@ def history(
             escape(f"{lesson.backend}:{lesson.model}"),
         )
     out.print(table)
-    from tutor.cli_quiz import print_cards_due
+    from tutor.cli.quiz import print_cards_due
 
     print_cards_due(err)
 
@@ -191,9 +191,9 @@ def resume(
     ] = False,
 ) -> None:
     """Go back to a lesson: see its latest explanation and carry on giving feedback."""
-    from tutor.cli import lesson_prompts, run_lesson
+    from tutor.cli.lesson import lesson_prompts, run_lesson
     from tutor.config import load_settings
-    from tutor.ui import print_notice
+    from tutor.cli.console import print_notice
 
     out, err = _consoles(ctx)
     lesson = _load(err, lesson_id)
@@ -212,7 +212,7 @@ def resume(
         print_notice(err, "the prompts changed since this lesson began; new answers use the current ones")
     grounding = None
     if lesson.notes:
-        from tutor.cli_notes import restore_grounding
+        from tutor.cli.notes import restore_grounding
 
         feedbacks = [turn.feedback for turn in lesson.turns if turn.feedback is not None and not turn.retry]
         grounding = restore_grounding(lesson.notes, lesson.topic, feedbacks, prompt_set, err)
@@ -283,7 +283,7 @@ def _confirm_delete(ctx: typer.Context, err: Console, lesson: StoredLesson) -> N
     """Ask on a terminal; without one, refuse: nobody is there to say yes."""
     import sys
 
-    from tutor.cli import Dependencies
+    from tutor.cli.lesson import Dependencies
 
     deps = ctx.obj if isinstance(ctx.obj, Dependencies) else Dependencies()
     stdin_is_tty = deps.stdin_is_tty or sys.stdin.isatty

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Annotated, Callable
 
 import typer
 
-from tutor.cli_quiz import _history_conn
+from tutor.cli.quiz import _history_conn
 from tutor.errors import UsageError
-from tutor.ui import stderr_console
+from tutor.cli.console import stderr_console
 
 if TYPE_CHECKING:
     from tutor.config import Settings

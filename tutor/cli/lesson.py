@@ -17,9 +17,9 @@ from rich.console import Console
 from typer.exceptions import TyperException
 
 from tutor import __version__
-from tutor.cli_help import GroupedHelpGroup, TutorCommand
+from tutor.cli.help import GroupedHelpGroup, TutorCommand
 from tutor.errors import EXIT_INTERRUPTED, TutorError
-from tutor.ui import control_keys_not_echoed, print_error, stderr_console, stdout_console
+from tutor.cli.console import control_keys_not_echoed, print_error, stderr_console, stdout_console
 
 if TYPE_CHECKING:
     from tutor.config import Settings
@@ -188,8 +188,8 @@ def explain(
             "seed": seed,
         }
     )
-    from tutor.cli_profile import apply_profile
-    from tutor.cli_quiz import print_cards_due
+    from tutor.cli.profile import apply_profile
+    from tutor.cli.quiz import print_cards_due
 
     prompt_set = lesson_prompts(settings)
     grounding, notes_context, notes_used = _notes_grounding(notes, prompt_set, topic)
@@ -214,7 +214,7 @@ def explain(
 def _notes_grounding(notes: Optional[list[Path]], prompt_set: PromptSet, topic: str):
     """`--notes` (or TUTOR_NOTES): the lesson's notes index, the passages for its first
     request, and the notes paths made absolute (for resume); (None, None, None) without notes."""
-    from tutor.cli_notes import notes_paths, open_grounding, topic_context
+    from tutor.cli.notes import notes_paths, open_grounding, topic_context
 
     paths = notes_paths(notes)
     if not paths:
@@ -268,10 +268,10 @@ def run_lesson(
     """
     import time
 
-    from tutor.cli_models import RichLoadProgress
+    from tutor.cli.models import RichLoadProgress
     from tutor.history.recorder import open_recorder
     from tutor.lesson import Lesson, Terminal
-    from tutor.ui import print_notice
+    from tutor.cli.console import print_notice
 
     deps = ctx.obj if isinstance(ctx.obj, Dependencies) else Dependencies()
     if deps.build_backend is None:
@@ -310,8 +310,8 @@ def run_lesson(
     redirected = interactive and not out.is_terminal
     if redirected and err.is_terminal:
         print_notice(err, "stdout is not a terminal: each answer is shown here and written there under a heading")
-    from tutor.cli_profile import feedback_observer
-    from tutor.cli_quiz import quiz_keeper_factory
+    from tutor.cli.profile import feedback_observer
+    from tutor.cli.quiz import quiz_keeper_factory
 
     lesson = Lesson(
         conversation,
@@ -443,11 +443,11 @@ def config(
     stdout_console().print(table)
 
 
-from tutor.cli_train import sample, train  # noqa: E402
+from tutor.cli.train import sample, train  # noqa: E402
 
 app.command(cls=TutorCommand, rich_help_panel="Models")(train)
 app.command(cls=TutorCommand, rich_help_panel="Models")(sample)
-from tutor.cli_pull import pull  # noqa: E402
+from tutor.cli.pull import pull  # noqa: E402
 
 app.command(cls=TutorCommand, rich_help_panel="Models")(pull)
 
@@ -456,12 +456,12 @@ app.command(cls=TutorCommand, rich_help_panel="Models")(pull)
 @app.command(cls=TutorCommand, rich_help_panel="Models")
 def models() -> None:
     """List the local models (embedded, converted, trained) and the configured OpenAI model."""
-    from tutor.cli_models import models as list_models  # rich.progress and hashing: not for --help
+    from tutor.cli.models import models as list_models  # rich.progress and hashing: not for --help
 
     list_models()
 
 
-from tutor.cli_history import delete, export, history, resume, show  # noqa: E402 - needs Dependencies above
+from tutor.cli.history import delete, export, history, resume, show  # noqa: E402 - needs Dependencies above
 
 HISTORY = "History"
 app.command(cls=TutorCommand, rich_help_panel=HISTORY)(history)
@@ -470,14 +470,14 @@ app.command(cls=TutorCommand, rich_help_panel=HISTORY)(resume)
 app.command(cls=TutorCommand, rich_help_panel=HISTORY)(export)
 app.command(cls=TutorCommand, rich_help_panel=HISTORY)(delete)
 
-from tutor.cli_profile import profile  # noqa: E402
-from tutor.cli_quiz import quiz, review  # noqa: E402
+from tutor.cli.profile import profile  # noqa: E402
+from tutor.cli.quiz import quiz, review  # noqa: E402
 
 app.command(cls=TutorCommand, rich_help_panel="Practice")(quiz)
 app.command(cls=TutorCommand, rich_help_panel="Practice")(review)
 app.command(cls=TutorCommand, rich_help_panel="Practice")(profile)
 
-from tutor.cli_serve import serve  # noqa: E402
+from tutor.cli.serve import serve  # noqa: E402
 
 app.command(cls=TutorCommand, rich_help_panel="Serve")(serve)
 

@@ -1,0 +1,1 @@
+"""The `tutor` command line (imports nothing here, so `tutor --help` loads only what it needs)."""
