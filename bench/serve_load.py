@@ -64,7 +64,7 @@ class Level:
 
 def start_server(args: argparse.Namespace) -> tuple[subprocess.Popen, str, str]:
     """`tutor serve` on a free port; returns (process, base URL, model id) once it listens."""
-    from tutor.cli.lesson import app
+    from tutor.cli.app import app
 
     if any((c.name or c.callback.__name__) == "serve" for c in app.registered_commands):
         command = [sys.executable, "-m", "tutor", "serve"]

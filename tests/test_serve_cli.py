@@ -28,7 +28,7 @@ def serve_app() -> typer.Typer:
 
 def serve_command() -> list[str]:
     """`python -m tutor serve` once tutor.cli registers it; the bare command function before."""
-    from tutor.cli.lesson import app
+    from tutor.cli.app import app
 
     if any((c.name or c.callback.__name__) == "serve" for c in app.registered_commands):
         return [sys.executable, "-m", "tutor", "serve"]

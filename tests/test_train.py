@@ -12,7 +12,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from tutor.cli.lesson import TutorGroup
+from tutor.cli.app import TutorGroup
 from tutor.cli.train import sample, train
 from tutor.errors import TrainingError
 

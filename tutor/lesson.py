@@ -22,7 +22,7 @@ from tutor.errors import EXIT_INTERRUPTED, TutorError, UsageError
 from tutor.history.export import answer_heading, document_title
 from tutor.prompts import PromptSet
 from tutor.safe_text import safe_text
-from tutor.cli.console import SHOWN_LOAD_S, footer_text, print_error, print_notice
+from tutor.messages import SHOWN_LOAD_S, footer_text, print_error, print_notice
 
 if TYPE_CHECKING:
     from tutor.notes import Grounding

@@ -1,31 +1,31 @@
-"""The `tutor` command line. Commands only: the work happens in the library modules.
-
-This is the one place where TutorError becomes a message and an exit code.
+"""`tutor explain` and `tutor resume`: the commands that start a lesson, and `run_lesson`, which
+builds the backend and runs the feedback loop for them (and for `tutor quiz`).
 """
 
 from __future__ import annotations
 
-import os
-import sys
-from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Callable, Optional
+from typing import TYPE_CHECKING, Annotated, Callable, Optional
 
 import typer
-from rich.console import Console
-from typer.exceptions import TyperException
+from rich.markup import escape
 
-from tutor import __version__
-from tutor.cli.help import GroupedHelpGroup, TutorCommand
-from tutor.errors import EXIT_INTERRUPTED, TutorError
-from tutor.cli.console import control_keys_not_echoed, print_error, stderr_console, stdout_console
+from tutor.cli.choices import BackendChoice, DeviceChoice, LevelChoice
+from tutor.cli.console import stderr_console
+from tutor.cli.deps import backend_builder, consoles, dependencies, stdin_is_tty
+from tutor.cli.history import LatestLessonId, answers_phrase, load_lesson, print_markdown, short_topic
+from tutor.cli.profile import apply_profile, feedback_observer
+from tutor.cli.storage import print_cards_due
+from tutor.cli.terminal import line_reader, renderer
+from tutor.messages import print_notice
 
 if TYPE_CHECKING:
     from tutor.config import Settings
     from tutor.conversation import Conversation
+    from tutor.history.recorder import HistoryRecorder
     from tutor.notes import Grounding
     from tutor.prompts import PromptSet
+    from tutor.quiz.keeper import QuizKeeper
 
 # Said once per lesson on a local model: a small model explains fluently even where it is wrong.
 OFFLINE_CAVEAT = (
@@ -34,97 +34,11 @@ OFFLINE_CAVEAT = (
 )
 
 
-@dataclass
-class Dependencies:
-    """What commands take from the outside world, so tests can pass fakes via `obj=`.
-
-    Args:
-        build_backend: `(choice, settings, notify=, progress=) -> Backend`; the real one when None.
-        stdin_is_tty: whether to run the feedback loop; defaults to `sys.stdin.isatty()`.
-        out: console for answers; `stdout_console()` when None.
-        clock: monotonic seconds, for the model load time in the footer.
-    """
-
-    build_backend: Optional[Callable[..., Any]] = None
-    stdin_is_tty: Optional[Callable[[], bool]] = None
-    out: Optional[Console] = None
-    clock: Optional[Callable[[], float]] = None
-
-
-class TutorGroup(GroupedHelpGroup):
-    """Turns domain errors and Ctrl-C into one line on stderr and an exit code, never a traceback."""
-
-    def invoke(self, ctx: Any) -> Any:
-        err = stderr_console()
-        try:
-            return super().invoke(ctx)
-        except TutorError as exc:
-            print_error(err, exc)
-            raise typer.Exit(exc.exit_code) from None
-        except KeyboardInterrupt:
-            err.print("[dim]interrupted[/]")
-            raise typer.Exit(EXIT_INTERRUPTED) from None
-        except (typer.Exit, typer.Abort, TyperException, BrokenPipeError):
-            raise  # click ends a closed pipe (`tutor ... | head`) quietly
-        except Exception as exc:
-            if os.environ.get("TUTOR_DEBUG"):
-                raise
-            print_error(err, f"unexpected {type(exc).__name__}: {exc} (set TUTOR_DEBUG=1 for details)")
-            raise typer.Exit(1) from None
-
-
-app = typer.Typer(
-    cls=TutorGroup,
-    help="A terminal tutor: explains any topic like the best professor, then revises from your feedback.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    # Click's plain help: typer's Rich help imports markdown-it, pygments and rich.traceback,
-    # which alone took `tutor --help` past 0.2 s.
-    rich_markup_mode=None,
-    add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-
-class BackendChoice(str, Enum):
-    auto = "auto"
-    openai = "openai"
-    local = "local"
-
-
-class LevelChoice(str, Enum):
-    beginner = "beginner"
-    intermediate = "intermediate"
-    expert = "expert"
-
-
-class DeviceChoice(str, Enum):
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
-
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"tutor {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def root(
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
-    ] = False,
-) -> None:
-    """Explain any topic, stream it as Markdown, and revise it from your feedback."""
-
-
 SAMPLING = "Sampling"
 MODEL = "Model"
 OUTPUT = "Output"
 
 
-@app.command(cls=TutorCommand)
 def explain(
     ctx: typer.Context,
     topic: Annotated[str, typer.Argument(help='What to learn, e.g. "Transformers in ML".')],
@@ -188,9 +102,6 @@ def explain(
             "seed": seed,
         }
     )
-    from tutor.cli.profile import apply_profile
-    from tutor.cli.quiz import print_cards_due
-
     prompt_set = lesson_prompts(settings)
     grounding, notes_context, notes_used = _notes_grounding(notes, prompt_set, topic)
     profile = apply_profile(settings, use=not no_profile, remember_level=not no_history)
@@ -268,29 +179,21 @@ def run_lesson(
     """
     import time
 
-    from tutor.cli.models import RichLoadProgress
+    from tutor.cli.progress import RichLoadProgress
     from tutor.history.recorder import open_recorder
     from tutor.lesson import Lesson, Terminal
-    from tutor.cli.console import print_notice
 
-    deps = ctx.obj if isinstance(ctx.obj, Dependencies) else Dependencies()
-    if deps.build_backend is None:
-        from tutor.backends.select import build_backend
-    else:
-        build_backend = deps.build_backend
-    out = deps.out or stdout_console()
-    err = stderr_console()
-    clock = deps.clock or time.perf_counter
+    build_backend = backend_builder(ctx)
+    out, err = consoles(ctx)
+    clock = dependencies(ctx).clock or time.perf_counter
     notify = lambda message: print_notice(err, message)  # noqa: E731
     progress = RichLoadProgress(console=err)
     load_seconds: list[float] = []  # the latest load, until an answer's footer takes it
 
     def backend_named(name: str):
         started = clock()
-        try:
+        with progress:  # a failed model conversion must not leave its spinner running
             backend = build_backend(name, settings, notify=notify, progress=progress)
-        finally:
-            progress.close()  # a failed model conversion must not leave its spinner running
         load_seconds[:] = [clock() - started]
         return backend
 
@@ -303,24 +206,20 @@ def run_lesson(
     recorder = (
         open_recorder(prompt_set.fingerprint(), notify=notify, lesson_id=lesson_id, notes=notes) if history else None
     )
-    stdin_is_tty = deps.stdin_is_tty or sys.stdin.isatty
-    interactive = not no_feedback and stdin_is_tty()
+    interactive = not no_feedback and stdin_is_tty(ctx)
     # Interactive with stdout redirected: the answers go to the file under headings, and are
     # shown on the terminal too, so the feedback is about an answer the learner saw.
     redirected = interactive and not out.is_terminal
     if redirected and err.is_terminal:
         print_notice(err, "stdout is not a terminal: each answer is shown here and written there under a heading")
-    from tutor.cli.profile import feedback_observer
-    from tutor.cli.quiz import quiz_keeper_factory
-
     lesson = Lesson(
         conversation,
         chosen,
         prompts=prompt_set,
         options=settings.options,
         terminal=Terminal(
-            out=out, err=err, render=_renderer(out, err, plain=plain, mirror=redirected and err.is_terminal),
-            read_line=_line_reader(err), headings=redirected,
+            out=out, err=err, render=renderer(out, err, plain=plain, mirror=redirected and err.is_terminal),
+            read_line=line_reader(err), headings=redirected,
         ),
         switch_backend=backend_named,
         recorder=recorder,
@@ -348,143 +247,66 @@ def run_lesson(
         raise typer.Exit(code)
 
 
-def _renderer(out: Console, err: Console, *, plain: bool, mirror: bool):
-    """Live Markdown on a terminal, else plain text; with `mirror`, plain text to `out` (a file)
-    while the terminal on `err` shows the answer."""
-    from tutor.render import stream_markdown, stream_plain
-
-    if mirror:
-        def render_both(chunks):
-            copied = _copied_to(chunks, out.file)
-            if plain:
-                return stream_plain(copied, err.file)
-            with control_keys_not_echoed():
-                return stream_markdown(copied, err)
-
-        return render_both
-    if plain or not out.is_terminal:
-        return lambda chunks: stream_plain(chunks, out.file)
-
-    def render(chunks):
-        with control_keys_not_echoed():
-            return stream_markdown(chunks, out)
-
-    return render
-
-
-def _copied_to(chunks, file):
-    """The chunks, each also written to `file` as it passes (terminal-safe, as a pipe may end
-    in one); the copy ends with a newline."""
-    from tutor.safe_text import safe_text
-
-    ended = True
-    try:
-        for chunk in chunks:
-            file.write(safe_text(chunk))
-            file.flush()
-            ended = chunk.endswith("\n") if chunk else ended
-            yield chunk
-    finally:
-        if not ended:
-            file.write("\n")
-        file.flush()
-
-
-def _line_reader(err: Console):
-    try:
-        import readline  # noqa: F401  (line editing and history for input())
-    except ImportError:
-        pass
-
-    def read_line(prompt: str) -> str:
-        """One line of feedback; a line the terminal's encoding cannot decode is refused here
-        and asked for again, so it never reaches the model or the history."""
-        from tutor.conversation import require_decodable, undecodable_error
-
-        while True:
-            err.print(f"[bold cyan]{prompt}[/]", end="")
-            try:
-                return require_decodable(input(), "that line")
-            except UnicodeDecodeError:  # stdin decodes strictly outside UTF-8 mode
-                print_error(err, undecodable_error("that line"))
-            except TutorError as exc:
-                print_error(err, exc)
-
-    return read_line
-
-
-@app.command(cls=TutorCommand)
-def config(
-    backend: Annotated[Optional[BackendChoice], typer.Option(help="As for explain.")] = None,
-    model: Annotated[Optional[str], typer.Option(help="As for explain.")] = None,
+def resume(
+    ctx: typer.Context,
+    lesson_id: LatestLessonId = None,
+    backend: Annotated[
+        Optional[BackendChoice], typer.Option(help="Default: the backend that answered last.")
+    ] = None,
+    model: Annotated[Optional[str], typer.Option(help="Default: the model that answered last.")] = None,
+    no_feedback: Annotated[bool, typer.Option("--no-feedback", help="Answer a pending request, then exit.")] = False,
+    plain: Annotated[bool, typer.Option("--plain", help="Raw text, no Markdown rendering.")] = False,
+    no_history: Annotated[
+        bool, typer.Option("--no-history", envvar="TUTOR_NO_HISTORY", help="Do not store the new answers.")
+    ] = False,
 ) -> None:
-    """Show the effective settings and where each one comes from."""
-    from rich.table import Table
+    """Go back to a lesson: see its latest explanation and carry on giving feedback."""
+    from tutor.config import BACKENDS, load_settings
 
-    from tutor.config import ENV_NAMES, first_backend, load_settings
-    settings = load_settings({"backend": backend.value if backend else None, "model": model})
-    table = Table(title=f"tutor {__version__} settings", title_justify="left")
-    table.add_column("setting")
-    table.add_column("value")
-    table.add_column("from", style="dim")
-    table.add_column("variable", style="dim")
-    shown = {
-        "backend": f"{settings.backend} (answers with {first_backend(settings)})",
-        "openai_model": settings.openai_model,
-        "local_model": settings.local_model,
-        "api_key": settings.masked_key,
-        "base_url": settings.base_url or "(OpenAI)",
-        "level": settings.level,
-        "device": settings.device,
-        "prompts_dir": str(lesson_prompts(settings).directory),
-    }
-    for name, value in shown.items():
-        table.add_row(name, value, settings.sources.get(name, "default"), ENV_NAMES[name])
-    stdout_console().print(table)
+    out, err = consoles(ctx)
+    lesson = load_lesson(err, lesson_id)
+    same_backend = backend is None and lesson.backend in BACKENDS
+    settings = load_settings(
+        {
+            "backend": backend.value if backend else (lesson.backend if same_backend else None),
+            "model": model or (lesson.model if same_backend else None),
+            "level": lesson.level,
+        }
+    )
+    prompt_set = lesson_prompts(settings)
+    conversation = lesson.conversation()
+    err.print(f"[dim]resuming {lesson.id} · {escape(short_topic(lesson.topic))} · {answers_phrase(conversation.answer_count)}[/]")
+    if prompt_set.fingerprint() != lesson.prompts:
+        print_notice(err, "the prompts changed since this lesson began; new answers use the current ones")
+    grounding = None
+    if lesson.notes:
+        from tutor.cli.notes import restore_grounding
 
-
-from tutor.cli.train import sample, train  # noqa: E402
-
-app.command(cls=TutorCommand, rich_help_panel="Models")(train)
-app.command(cls=TutorCommand, rich_help_panel="Models")(sample)
-from tutor.cli.pull import pull  # noqa: E402
-
-app.command(cls=TutorCommand, rich_help_panel="Models")(pull)
-
-
-
-@app.command(cls=TutorCommand, rich_help_panel="Models")
-def models() -> None:
-    """List the local models (embedded, converted, trained) and the configured OpenAI model."""
-    from tutor.cli.models import models as list_models  # rich.progress and hashing: not for --help
-
-    list_models()
+        feedbacks = [turn.feedback for turn in lesson.turns if turn.feedback is not None and not turn.retry]
+        grounding = restore_grounding(lesson.notes, lesson.topic, feedbacks, prompt_set, err)
+    if conversation.latest_answer:
+        print_markdown(conversation.latest_answer, out, plain=plain)
+        ended = next((turn for turn in reversed(lesson.turns) if turn.answer), None)
+        if ended is not None and ended.status in ("interrupted", "error"):
+            err.print("[dim](interrupted)[/]" if ended.status == "interrupted" else "[dim](failed)[/]")
+    last_feedback = lesson.turns[-1].feedback if lesson.turns else None
+    run_lesson(
+        ctx, settings, prompt_set, conversation,
+        no_feedback=no_feedback, plain=plain, history=not no_history, lesson_id=lesson.id,
+        grounding=grounding, notes=lesson.notes or None, last_feedback=last_feedback,
+    )
 
 
-from tutor.cli.history import delete, export, history, resume, show  # noqa: E402 - needs Dependencies above
+def quiz_keeper_factory(recorder: HistoryRecorder | None, topic: str, *, profile: bool,
+                        notify: Callable[[str], None]) -> Callable[[], QuizKeeper | None] | None:
+    """What opens the lesson's quiz keeper (review cards, the profile) on the first quiz; None
+    when the lesson keeps no history."""
+    if recorder is None:
+        return None
 
-HISTORY = "History"
-app.command(cls=TutorCommand, rich_help_panel=HISTORY)(history)
-app.command(cls=TutorCommand, rich_help_panel=HISTORY)(show)
-app.command(cls=TutorCommand, rich_help_panel=HISTORY)(resume)
-app.command(cls=TutorCommand, rich_help_panel=HISTORY)(export)
-app.command(cls=TutorCommand, rich_help_panel=HISTORY)(delete)
+    def open_keeper() -> QuizKeeper | None:
+        from tutor.quiz.keeper import QuizKeeper
 
-from tutor.cli.profile import profile  # noqa: E402
-from tutor.cli.quiz import quiz, review  # noqa: E402
+        return QuizKeeper.open(lesson_id=recorder.lesson_id, topic=topic, profile=profile, notify=notify)
 
-app.command(cls=TutorCommand, rich_help_panel="Practice")(quiz)
-app.command(cls=TutorCommand, rich_help_panel="Practice")(review)
-app.command(cls=TutorCommand, rich_help_panel="Practice")(profile)
-
-from tutor.cli.serve import serve  # noqa: E402
-
-app.command(cls=TutorCommand, rich_help_panel="Serve")(serve)
-
-
-def main() -> None:
-    app()
-
-
-if __name__ == "__main__":
-    main()
+    return open_keeper

@@ -1,8 +1,9 @@
-"""What `tutor train` shows while it runs: step, train/val loss, tokens/s and ETA.
+"""Every Rich progress display of the CLI, each implementing a plain progress protocol of the
+library: model loading (`RichLoadProgress`), notes indexing (`RichIndexProgress`), downloads
+(`RichPullProgress`) and training (`TrainingReport`: step, train/val loss, tokens/s and ETA).
 
-A live Rich bar on a terminal; on a pipe or in a log file, one plain line per evaluation (a
-bar there is printed once, at the end, wrapped at 80 columns). Its own module so that
-`tutor --help` does not import rich.progress.
+Commands import this module inside their functions, so `tutor --help` does not import
+rich.progress.
 """
 
 from __future__ import annotations
@@ -10,8 +11,146 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 from rich.text import Text
+
+from tutor.cli.console import stderr_console
+
+
+class RichLoadProgress:
+    """A `modelstore.LoadProgress` that shows a spinner and a bar while a model converts.
+
+    Shows nothing until the first report, so loading a cached model stays silent. Use it as
+    a context manager (or call `close()`) so the display ends even when loading fails.
+
+    Args:
+        console: where to draw; pass the stderr console so answers on stdout stay clean.
+    """
+
+    def __init__(self, console: Console | None = None) -> None:
+        self.console = console or stderr_console()
+        self._progress: Progress | None = None
+        self._task = None
+
+    def __call__(self, stage: str, step: int, total: int) -> None:
+        if self._progress is None:
+            self._progress = Progress(
+                SpinnerColumn(),
+                TextColumn("Preparing the local model (once): {task.description}"),
+                BarColumn(),
+                TimeElapsedColumn(),
+                console=self.console,
+                transient=True,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task(stage, total=total)
+        self._progress.update(self._task, description=stage, completed=step, total=total)
+        if step >= total:
+            self.close()
+
+    def close(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+    def __enter__(self) -> RichLoadProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+SHOW_BAR_FROM = 200  # files; smaller folders index too fast for a bar to help
+
+
+class RichIndexProgress:
+    """Implements `IndexProgress` with a Rich bar on `console` for large notes folders."""
+
+    def __init__(self, console: Console, *, threshold: int = SHOW_BAR_FROM) -> None:
+        self.console = console
+        self.threshold = threshold
+        self._progress: Progress | None = None
+        self._task = None
+
+    def start(self, total: int) -> None:
+        if total < self.threshold:
+            return
+        self._progress = Progress(
+            TextColumn("indexing notes"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+            console=self.console, transient=True,
+        )
+        self._progress.start()
+        self._task = self._progress.add_task("notes", total=total)
+
+    def advance(self, display: str) -> None:
+        if self._progress is not None:
+            self._progress.advance(self._task)
+
+    def end(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+
+_STAGES = {"download": "Downloading", "verify": "Checking sha256"}
+
+
+class RichPullProgress:
+    """A `PullProgress` drawing a download bar, then a hashing bar, on the given (stderr) console.
+
+    Shows nothing until the first report, so a model that is already pulled prints no bar.
+    """
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.reported = False
+        self.downloaded = False
+        self._progress: Any = None
+        self._tasks: dict[str, Any] = {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if self._progress is None:
+            self._progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=True,  # gone when done: the summary line after it says what happened
+            )
+            self._progress.start()
+        if stage not in self._tasks:
+            self._tasks[stage] = self._progress.add_task(_STAGES.get(stage, stage), total=total)
+        self.reported = True
+        self.downloaded = self.downloaded or stage == "download"
+        self._progress.update(self._tasks[stage], completed=done, total=total)
+
+    def close(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+    def __enter__(self) -> RichPullProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# --- tutor train: a live bar on a terminal; on a pipe or in a log file, one plain line per
+# evaluation (a bar there is printed once, at the end, wrapped at 80 columns).
 
 
 class StatsColumn(ProgressColumn):
