@@ -103,7 +103,9 @@ def explain(
         }
     )
     prompt_set = lesson_prompts(settings)
-    grounding, notes_context, notes_used = _notes_grounding(notes, prompt_set, topic)
+    from tutor.cli.notes import lesson_grounding
+
+    grounding, notes_context, notes_used = lesson_grounding(notes, prompt_set, topic, stderr_console())
     profile = apply_profile(settings, use=not no_profile, remember_level=not no_history)
     conversation = Conversation.start(prompt_set, topic, settings.level, notes=notes_context)
     if socratic:
@@ -120,20 +122,6 @@ def explain(
         no_feedback=no_feedback, plain=plain, history=not no_history, grounding=grounding,
         notes=notes_used, socratic=socratic, profile=not no_profile,
     )
-
-
-def _notes_grounding(notes: Optional[list[Path]], prompt_set: PromptSet, topic: str):
-    """`--notes` (or TUTOR_NOTES): the lesson's notes index, the passages for its first
-    request, and the notes paths made absolute (for resume); (None, None, None) without notes."""
-    from tutor.cli.notes import notes_paths, open_grounding, topic_context
-
-    paths = notes_paths(notes)
-    if not paths:
-        return None, None, None
-    err = stderr_console()
-    grounding = open_grounding(paths, prompt_set, err)
-    absolute = [str(path.expanduser().absolute()) for path in paths]
-    return grounding, topic_context(grounding, topic, err), absolute
 
 
 def lesson_prompts(settings: Settings) -> PromptSet:

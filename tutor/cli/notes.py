@@ -21,6 +21,17 @@ def notes_paths(flag: Sequence[Path] | None, environ: dict[str, str] | None = No
     return paths_from_env((environ if environ is not None else os.environ).get(ENV_NAME))
 
 
+def lesson_grounding(notes: Sequence[Path] | None, prompts: PromptSet, topic: str, err: Console):
+    """`--notes` (or TUTOR_NOTES): the lesson's notes index, the passages for its first
+    request, and the notes paths made absolute (for resume); (None, None, None) without notes."""
+    paths = notes_paths(notes)
+    if not paths:
+        return None, None, None
+    grounding = open_grounding(paths, prompts, err)
+    absolute = [str(path.expanduser().absolute()) for path in paths]
+    return grounding, topic_context(grounding, topic, err), absolute
+
+
 def open_grounding(paths: Sequence[Path], prompts: PromptSet, err: Console) -> Grounding:
     """Index `paths` (warnings and progress on `err`) and return a Grounding for the lesson.
 
