@@ -7,7 +7,7 @@ train, serve); each imports its heavy libraries inside the command, so `--help` 
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Callable, Optional
 
 import typer
 from typer.exceptions import TyperException
@@ -100,31 +100,22 @@ def config(
     stdout_console().print(table)
 
 
-# Every command, under the heading `tutor --help` lists it in ("Commands" when None).
-COMMANDS: list[tuple[Any, Optional[str]]] = [
-    (lesson.explain, None),
-    (config, None),
-    (train.train, "Models"),
-    (train.sample, "Models"),
-    (pull.pull, "Models"),
-    (models.models, "Models"),
-    (history.history, "History"),
-    (history.show, "History"),
-    (lesson.resume, "History"),
-    (history.export, "History"),
-    (history.delete, "History"),
-    (quiz.quiz, "Practice"),
-    (quiz.review, "Practice"),
-    (profile.profile, "Practice"),
-    (serve.serve, "Serve"),
-]
+# Every command, under the heading `tutor --help` lists it in (None: "Commands"), in help order.
+COMMANDS_BY_PANEL: dict[Optional[str], list[Callable[..., None]]] = {
+    None: [lesson.explain, config],
+    "Models": [train.train, train.sample, pull.pull, models.models],
+    "History": [history.history, history.show, lesson.resume, history.export, history.delete],
+    "Practice": [quiz.quiz, quiz.review, profile.profile],
+    "Serve": [serve.serve],
+}
 
 app.callback()(root)
-for command, panel in COMMANDS:
-    if panel is None:
-        app.command(cls=TutorCommand)(command)
-    else:
-        app.command(cls=TutorCommand, rich_help_panel=panel)(command)
+for panel, commands in COMMANDS_BY_PANEL.items():
+    for command in commands:
+        if panel is None:
+            app.command(cls=TutorCommand)(command)
+        else:
+            app.command(cls=TutorCommand, rich_help_panel=panel)(command)
 
 
 def main() -> None:

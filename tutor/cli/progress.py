@@ -8,7 +8,7 @@ rich.progress.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Self
 
 from rich.console import Console
 from rich.progress import (
@@ -28,7 +28,25 @@ from rich.text import Text
 from tutor.cli.console import stderr_console
 
 
-class RichLoadProgress:
+class _ClosingProgress:
+    """A Rich bar started on the first report; `close()` (or the end of a `with` block) takes it
+    off the screen, so a failure cannot leave it running."""
+
+    _progress: Progress | None = None
+
+    def close(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class RichLoadProgress(_ClosingProgress):
     """A `modelstore.LoadProgress` that shows a spinner and a bar while a model converts.
 
     Shows nothing until the first report, so loading a cached model stays silent. Use it as
@@ -59,22 +77,12 @@ class RichLoadProgress:
         if step >= total:
             self.close()
 
-    def close(self) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-            self._progress = None
-
-    def __enter__(self) -> RichLoadProgress:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 SHOW_BAR_FROM = 200  # files; smaller folders index too fast for a bar to help
 
 
-class RichIndexProgress:
+class RichIndexProgress(_ClosingProgress):
     """Implements `IndexProgress` with a Rich bar on `console` for large notes folders."""
 
     def __init__(self, console: Console, *, threshold: int = SHOW_BAR_FROM) -> None:
@@ -98,15 +106,13 @@ class RichIndexProgress:
             self._progress.advance(self._task)
 
     def end(self) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-            self._progress = None
+        self.close()
 
 
 _STAGES = {"download": "Downloading", "verify": "Checking sha256"}
 
 
-class RichPullProgress:
+class RichPullProgress(_ClosingProgress):
     """A `PullProgress` drawing a download bar, then a hashing bar, on the given (stderr) console.
 
     Shows nothing until the first report, so a model that is already pulled prints no bar.
@@ -137,16 +143,6 @@ class RichPullProgress:
         self.downloaded = self.downloaded or stage == "download"
         self._progress.update(self._tasks[stage], completed=done, total=total)
 
-    def close(self) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-            self._progress = None
-
-    def __enter__(self) -> RichPullProgress:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 # --- tutor train: a live bar on a terminal; on a pipe or in a log file, one plain line per
