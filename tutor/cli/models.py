@@ -9,12 +9,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rich.table import Table
 from rich.text import Text
 
-from tutor.errors import ModelError
 from tutor.cli.console import stdout_console
+from tutor.errors import ModelError
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,8 @@ def human_bytes(n: int | None) -> str:
 
 
 def models_table(rows: list[ModelRow]) -> Table:
+    from rich.table import Table  # not for `tutor --help`
+
     table = Table(title="Models (use the name with --model)")
     for column in ("name", "kind", "parameters", "size on disk", "ready", "path"):
         table.add_column(column, overflow="fold", no_wrap=column in ("name", "parameters", "size on disk"))
