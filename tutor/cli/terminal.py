@@ -54,6 +54,8 @@ def copied_to(chunks, file):
 
 
 def line_reader(err: Console):
+    """What reads the learner's feedback: a prompt on `err`, then one line (with line editing
+    where readline exists)."""
     try:
         import readline  # noqa: F401  (line editing and history for input())
     except ImportError:
