@@ -113,3 +113,21 @@ def test_the_history_store_closes_when_its_block_ends(tmp_path):
         assert store.latest_id() is None
     with pytest.raises(Exception, match="closed"):
         store.conn.execute("SELECT 1")
+
+
+def test_help_imports_only_the_command_modules_not_what_the_commands_use():
+    """Every command module is imported to register it, so each keeps its work inside the command."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.argv = ['tutor', '--help']\n"
+        "from tutor.cli.app import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "used = {'rich.table', 'rich.progress', 'tutor.cli.progress', 'tutor.cli.notes', 'tutor.history',"
+        " 'tutor.notes', 'tutor.lesson', 'tutor.backends', 'tutor.modelstore'}\n"
+        "print(sorted(used & set(sys.modules)))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
