@@ -296,9 +296,9 @@ class Lesson:
         elif command == "/backend":
             self.change_backend(argument)
         elif command == "/sources":
-            from tutor.notes import format_sources
+            from tutor.messages import sources_table
 
-            self.terminal.err.print(format_sources(self.grounding.used if self.grounding else []))
+            self.terminal.err.print(sources_table(self.grounding.used if self.grounding else []))
         elif command == "/quiz":
             from tutor.quiz.lesson_quiz import quiz_lesson
 

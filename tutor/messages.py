@@ -1,14 +1,22 @@
-"""The short lines tutor prints on a console around its answers: `error: ...`, `note: ...` and
-the usage footer under an answer. Library code (the lesson loop, quizzes) and the CLI share them.
+"""What tutor prints on a console besides the answers themselves: `error: ...` and `note: ...`
+lines, the usage footer under an answer, and the `/sources` table. Library code (the lesson
+loop, quizzes) and the CLI share them; the notes package itself returns plain data.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Sequence
 
 from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
 from tutor.options import Usage
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from tutor.notes.index import Passage
 
 
 def print_error(console: Console, message: object) -> None:
@@ -46,3 +54,23 @@ def footer_text(usage: Usage, *, load_seconds: float | None = None) -> Text:
     if speed is not None:
         parts.append(f"{speed:.1f} tok/s")
     return Text(" · ".join(parts), style="dim")
+
+
+def sources_table(passages: Sequence[Passage]) -> Table | str:
+    """What `/sources` shows: each passage used, with its citation, heading and opening words."""
+    if not passages:
+        return "No notes passages were used in this lesson."
+    from rich.table import Table  # not for `tutor --help`
+
+    from tutor.notes.grounding import clip
+
+    table = Table(title="Sources from your notes", title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("citation", no_wrap=True)
+    table.add_column("section")
+    table.add_column("starts with", style="dim")
+    for number, passage in enumerate(passages, start=1):
+        chunk = passage.chunk
+        cells = (chunk.citation, chunk.heading or "-", clip(chunk.text, 12))
+        table.add_row(str(number), *(Text(cell) for cell in cells))  # notes text is never markup
+    return table
