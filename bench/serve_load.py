@@ -64,12 +64,12 @@ class Level:
 
 def start_server(args: argparse.Namespace) -> tuple[subprocess.Popen, str, str]:
     """`tutor serve` on a free port; returns (process, base URL, model id) once it listens."""
-    from tutor.cli import app
+    from tutor.cli.app import app
 
     if any((c.name or c.callback.__name__) == "serve" for c in app.registered_commands):
         command = [sys.executable, "-m", "tutor", "serve"]
     else:  # before tutor.cli registers the command
-        command = [sys.executable, "-c", "import typer; from tutor.cli_serve import serve; typer.run(serve)"]
+        command = [sys.executable, "-c", "import typer; from tutor.cli.serve import serve; typer.run(serve)"]
     command += ["--port", "0", "--queue", str(args.queue), "--device", args.device]
     if args.parallel:
         command += ["--parallel", str(args.parallel)]

@@ -25,7 +25,7 @@ MEASURES = {
     "import torch, transformers": [sys.executable, "-c", "import torch, transformers"],
 }
 HEAVY = ("torch", "transformers", "openai")
-CHECK = "import sys; sys.argv = ['tutor', '--help']\ntry:\n    from tutor.cli import main; main()\nexcept SystemExit:\n    pass\n"
+CHECK = "import sys; sys.argv = ['tutor', '--help']\ntry:\n    from tutor.cli.app import main; main()\nexcept SystemExit:\n    pass\n"
 
 
 def wall_time(argv: list[str]) -> float:

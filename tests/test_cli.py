@@ -7,7 +7,8 @@ from typer.testing import CliRunner
 
 from fakes import FakeBackend
 from tutor import __version__
-from tutor.cli import Dependencies, app
+from tutor.cli.app import app
+from tutor.cli.deps import Dependencies
 from tutor.errors import AuthenticationError, BackendUnavailable
 
 SECRET = "sk-test-DO-NOT-PRINT-abcdefgh9876"

@@ -13,7 +13,8 @@ from openai_server import Reply
 from tutor.options import GenerationOptions
 from tutor.backends.fallback import FallbackBackend
 from tutor.backends.openai import OpenAIBackend
-from tutor.cli import Dependencies, app
+from tutor.cli.app import app
+from tutor.cli.deps import Dependencies
 from tutor.conversation import Conversation
 from tutor.errors import BackendError, ModelError
 from tutor.history.recorder import HistoryRecorder

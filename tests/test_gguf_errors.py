@@ -7,7 +7,8 @@ import struct
 import pytest
 from typer.testing import CliRunner
 
-from tutor.cli import Dependencies, app
+from tutor.cli.app import app
+from tutor.cli.deps import Dependencies
 
 
 def test_a_gguf_without_an_architecture_is_one_clean_line(tmp_path):

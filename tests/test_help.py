@@ -8,7 +8,7 @@ import pytest
 import typer.main
 from typer.testing import CliRunner
 
-from tutor.cli import app
+from tutor.cli.app import app
 
 COMMANDS = ["explain", "config", "train", "sample", "models", "history", "show", "resume", "export", "delete", "serve"]
 

@@ -9,7 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from fakes import FakeBackend
-from tutor.cli import Dependencies, app
+from tutor.cli.app import app
+from tutor.cli.deps import Dependencies
 from tutor.conversation import LEVEL_HINTS
 from tutor.history.db import history_path
 from tutor.history.store import HistoryStore

@@ -14,7 +14,7 @@ from pathlib import Path
 from openai_server import OpenAIServer, Reply, openai_server  # noqa: F401 - fixture
 from typer.testing import CliRunner
 
-from tutor.cli import app
+from tutor.cli.app import app
 from tutor.history.db import history_path
 from tutor.history.store import HistoryStore
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typer.testing import CliRunner
 
 from fakes import FakeBackend
-from tutor.cli import Dependencies, app
+from tutor.cli.app import app
+from tutor.cli.deps import Dependencies
 
 TOPIC = "recursion " * 12_000  # 120,000 characters before whitespace is collapsed
 

@@ -10,7 +10,8 @@ import pytest
 from rich.console import Console
 
 from tutor import modelstore
-from tutor.cli_models import RichLoadProgress, collect_models, models_table
+from tutor.cli.models import collect_models, models_table
+from tutor.cli.progress import RichLoadProgress
 from tutor.errors import ModelError
 
 

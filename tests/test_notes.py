@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from tutor.notes import Grounding, NotesError, NotesIndex, chunk_note, format_sources, open_index
+from tutor.messages import sources_table
+from tutor.notes import Grounding, NotesError, NotesIndex, chunk_note, open_index
 from tutor.notes.files import paths_from_env
 from tutor.prompts import PromptSet
 
@@ -76,7 +77,7 @@ def test_the_prompt_carries_passages_and_their_citations(tmp_path):
     assert "notes/bio/photosynthesis.md §2" not in [p.citation for p in again.passages]
     assert "notes/bio/photosynthesis.md §1" in [p.citation for p in again.passages]
     console = Console(width=120, color_system=None, record=True)
-    console.print(format_sources(grounding.used))
+    console.print(sources_table(grounding.used))
     shown = console.export_text()
     assert "notes/bio/photosynthesis.md §2" in shown and "Sources from your notes" in shown
 
@@ -84,7 +85,7 @@ def test_the_prompt_carries_passages_and_their_citations(tmp_path):
 def test_no_match_means_no_block(tmp_path):
     grounding = Grounding(open_index([write_notes(tmp_path)]), PromptSet())
     assert grounding.for_topic("zebra").wrap("Explain zebras") == "Explain zebras"
-    assert format_sources([]) == "No notes passages were used in this lesson."
+    assert sources_table([]) == "No notes passages were used in this lesson."
 
 
 def test_a_prompts_folder_without_grounded_md_uses_the_shipped_one(tmp_path):

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from tutor.cli_notes import RichIndexProgress, notes_paths, open_grounding, topic_context
+from tutor.cli.notes import notes_paths, open_grounding, topic_context
+from tutor.cli.progress import RichIndexProgress
 from tutor.prompts import PromptSet
 
 

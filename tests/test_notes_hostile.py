@@ -10,7 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from fakes import FakeBackend
-from tutor.cli import Dependencies, app
+from tutor.cli.app import app
+from tutor.cli.deps import Dependencies
 
 TIMEOUT = 120  # a FIFO read would block forever: the old behaviour fails here instead of hanging
 

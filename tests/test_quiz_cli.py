@@ -6,7 +6,8 @@ from typer.testing import CliRunner
 
 from fakes import FakeBackend
 from quiz_scripts import make_due_card
-from tutor.cli import Dependencies, app
+from tutor.cli.app import app
+from tutor.cli.deps import Dependencies
 from tutor.history.store import HistoryStore
 
 

@@ -8,7 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from fakes import FakeBackend
-from tutor.cli import Dependencies, app
+from tutor.cli.app import app
+from tutor.cli.deps import Dependencies
 from tutor.errors import UsageError
 from tutor.history.db import connect
 from tutor.quiz.profile import Profile, ProfileStore, from_text, infer_preferences, to_text

@@ -14,7 +14,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from tutor.cli_serve import serve
+from tutor.cli.serve import serve
 from tutor.errors import ConfigError, UsageError
 
 KEY = "sk-serve-cli"
@@ -28,11 +28,11 @@ def serve_app() -> typer.Typer:
 
 def serve_command() -> list[str]:
     """`python -m tutor serve` once tutor.cli registers it; the bare command function before."""
-    from tutor.cli import app
+    from tutor.cli.app import app
 
     if any((c.name or c.callback.__name__) == "serve" for c in app.registered_commands):
         return [sys.executable, "-m", "tutor", "serve"]
-    return [sys.executable, "-c", "import typer; from tutor.cli_serve import serve; typer.run(serve)"]
+    return [sys.executable, "-c", "import typer; from tutor.cli.serve import serve; typer.run(serve)"]
 
 
 def test_help_names_the_options_and_the_key_variable():
@@ -43,7 +43,7 @@ def test_help_names_the_options_and_the_key_variable():
 
 
 def test_importing_the_command_loads_no_server_or_model_libraries():
-    code = "import sys, tutor.cli_serve; print(sorted({'starlette', 'uvicorn', 'torch', 'transformers'} & set(sys.modules)))"
+    code = "import sys, tutor.cli.serve; print(sorted({'starlette', 'uvicorn', 'torch', 'transformers'} & set(sys.modules)))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "[]", done.stderr
 

@@ -12,8 +12,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from tutor.cli import TutorGroup
-from tutor.cli_train import sample, train
+from tutor.cli.app import TutorGroup
+from tutor.cli.train import sample, train
 from tutor.errors import TrainingError
 
 torch = pytest.importorskip("torch")
@@ -504,7 +504,7 @@ def test_training_json_records_the_vocabulary_actually_built(trained):
 
 
 def test_start_line_counts_threads_and_shows_the_global_batch():
-    from tutor.cli_train import start_line
+    from tutor.cli.train import start_line
 
     info = {"parameters": 800_000, "data": {"tokens": 1000}, "vocab_size": 65, "device": "cpu", "threads": 1,
             "processes": 1, "global_batch": 24, "batch_size": 12, "grad_accum": 2}  # fmt: skip
@@ -518,7 +518,7 @@ def test_start_line_counts_threads_and_shows_the_global_batch():
 def test_progress_line_fits_110_columns():
     from rich.console import Console
 
-    from tutor.train_progress import training_progress
+    from tutor.cli.progress import training_progress
 
     console = Console(width=110, color_system=None, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
     progress = training_progress(console)
@@ -532,7 +532,7 @@ def test_progress_line_fits_110_columns():
 def test_threads_help_says_what_the_code_does():
     import typing
 
-    from tutor.cli_train import train as command
+    from tutor.cli.train import train as command
     from tutor.gpt.setup import cpu_threads
 
     help_text = typing.get_type_hints(command, include_extras=True)["threads"].__metadata__[0].help

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from tutor.ui import control_keys_not_echoed
+from tutor.cli.console import control_keys_not_echoed
 
 termios = pytest.importorskip("termios")
 
@@ -40,7 +40,7 @@ def test_errors_on_a_terminal_wrap_between_words_never_with_a_leading_space():
 
     from rich.console import Console
 
-    from tutor.ui import print_error
+    from tutor.messages import print_error
 
     console = Console(file=io.StringIO(), width=60, force_terminal=True, color_system=None)
     print_error(console, MESSAGE)
@@ -55,7 +55,8 @@ def test_off_a_terminal_notices_and_tables_are_never_wrapped():
     from rich.console import Console
     from rich.table import Table
 
-    from tutor.ui import print_notice, unwrapped_off_terminal
+    from tutor.cli.console import unwrapped_off_terminal
+    from tutor.messages import print_notice
 
     console = unwrapped_off_terminal(Console(file=io.StringIO(), width=40, color_system=None))
     print_notice(console, MESSAGE)

@@ -14,7 +14,8 @@ import pexpect
 from typer.testing import CliRunner
 
 from fakes import FakeBackend
-from tutor.cli import Dependencies, app
+from tutor.cli.app import app
+from tutor.cli.deps import Dependencies
 
 TIMEOUT = 60  # a stuck test fails instead of hanging; nothing here is timed
 NOT_UTF8 = "has bytes that are not valid UTF-8: set your terminal to UTF-8 (e.g. LANG=C.UTF-8) and type it again"

@@ -1,3 +1,3 @@
-from tutor.cli import main
+from tutor.cli.app import main
 
 main()

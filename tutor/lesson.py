@@ -22,7 +22,7 @@ from tutor.errors import EXIT_INTERRUPTED, TutorError, UsageError
 from tutor.history.export import answer_heading, document_title
 from tutor.prompts import PromptSet
 from tutor.safe_text import safe_text
-from tutor.ui import SHOWN_LOAD_S, footer_text, print_error, print_notice
+from tutor.messages import SHOWN_LOAD_S, footer_text, print_error, print_notice
 
 if TYPE_CHECKING:
     from tutor.notes import Grounding
@@ -296,9 +296,9 @@ class Lesson:
         elif command == "/backend":
             self.change_backend(argument)
         elif command == "/sources":
-            from tutor.notes import format_sources
+            from tutor.messages import sources_table
 
-            self.terminal.err.print(format_sources(self.grounding.used if self.grounding else []))
+            self.terminal.err.print(sources_table(self.grounding.used if self.grounding else []))
         elif command == "/quiz":
             from tutor.quiz.lesson_quiz import quiz_lesson
 

@@ -10,7 +10,7 @@ stored history keeps the text exactly as received:
 
 - `SafeConsole` applies it to every text segment Rich renders (answers, tables, errors,
   notices), leaving only Rich's own control segments (styles, cursor moves) untouched. Every
-  command's console is one (`tutor.ui.stdout_console`, `stderr_console`).
+  command's console is one (`tutor.cli.console.stdout_console`, `stderr_console`).
 - Raw writes (plain answers, `show` piped, `export` to a terminal, `sample`) call it
   themselves.
 

@@ -268,6 +268,12 @@ class HistoryStore:
             quiz=quiz_items(self.conn, lesson_id),
         )
 
+    def __enter__(self) -> HistoryStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 def _effective_status(status: str | None, writer: str | None) -> str | None:
     """A turn still marked `streaming` whose process is gone was interrupted."""

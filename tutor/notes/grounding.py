@@ -1,4 +1,5 @@
-"""Put the most relevant note passages into a lesson's first turn, and list them for `/sources`.
+"""Put the most relevant note passages into a lesson's first turn, and keep the list of those
+sent (`Grounding.used`, which `/sources` shows through `tutor.messages.sources_table`).
 
 Both backends get exactly the same text. A prompt set's `grounded_system.md` puts the passages
 into the system prompt (`$system`, `$topic`, `$passages` with labels, `$notes` without), and
@@ -12,9 +13,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Sequence
-
-from rich.table import Table
-from rich.text import Text
 
 from tutor.errors import PromptError
 from tutor.notes.index import NotesIndex, Passage
@@ -169,19 +167,3 @@ def _triples(text: str) -> set[tuple[str, ...]]:
     """Consecutive word triples of `text`, lower-cased, leaving out those of only common words."""
     words = re.findall(r"[a-z0-9]+", text.lower())
     return {t for t in zip(words, words[1:], words[2:]) if not all(w in _COMMON for w in t)}
-
-
-def format_sources(passages: Sequence[Passage]) -> Table | str:
-    """What `/sources` shows: each passage used, with its citation, heading and opening words."""
-    if not passages:
-        return "No notes passages were used in this lesson."
-    table = Table(title="Sources from your notes", title_justify="left")
-    table.add_column("#", justify="right")
-    table.add_column("citation", no_wrap=True)
-    table.add_column("section")
-    table.add_column("starts with", style="dim")
-    for number, passage in enumerate(passages, start=1):
-        chunk = passage.chunk
-        cells = (chunk.citation, chunk.heading or "-", clip(chunk.text, 12))
-        table.add_row(str(number), *(Text(cell) for cell in cells))  # notes text is never markup
-    return table

@@ -1,13 +1,12 @@
-"""`tutor train` and `tutor sample`: Typer command functions, registered by `tutor.cli`.
+"""`tutor train` and `tutor sample`: Typer command functions, registered by `tutor.cli.app`.
 
 torch and transformers are imported inside the functions, so `tutor --help` stays instant.
-What a run shows is `tutor.train_progress`; the library reports progress through `TrainEvent`s.
+What a run shows is `tutor.cli.progress`; the library reports progress through `TrainEvent`s.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import shlex
 import sys
 from pathlib import Path
@@ -15,9 +14,9 @@ from typing import Annotated, Optional
 
 import typer
 
+from tutor.cli.console import debug_requested, stderr_console, stdout_console
 from tutor.errors import EXIT_INTERRUPTED, TutorError, UsageError
 from tutor.sizes import human_size
-from tutor.ui import stderr_console, stdout_console
 
 _PANEL_MODEL = "Model (ignored with --init-from)"
 _PANEL_RUN = "Run"
@@ -84,7 +83,7 @@ def train(
         _run(data, out, config, cluster, resume=resume, overwrite=overwrite, keep_checkpoint=checkpoint,
              fit_block_size=bool(init_from) and block_size is None and not resume)  # fmt: skip
     except Exception as exc:
-        if cluster.speaks_here or isinstance(exc, typer.Exit) or os.environ.get("TUTOR_DEBUG"):
+        if cluster.speaks_here or isinstance(exc, typer.Exit) or debug_requested():
             raise
         # The other processes on this machine stay quiet: local rank 0 says it once (the
         # errors are the same on every rank, or rank 0's failure is why the others failed).
@@ -120,7 +119,7 @@ def _run(data: list[Path], out: Path, config, cluster, *, resume: bool, overwrit
     err = stderr_console()
     report = None
     if cluster.is_main:
-        from tutor.train_progress import TrainingReport
+        from tutor.cli.progress import TrainingReport
 
         report = TrainingReport(err, config.steps, start_line)
 

@@ -1,4 +1,4 @@
-"""`tutor serve`: the local model behind an OpenAI-compatible HTTP API. Registered by `tutor.cli`.
+"""`tutor serve`: the local model behind an OpenAI-compatible HTTP API. Registered by `tutor.cli.app`.
 
 starlette, uvicorn, torch and transformers are imported inside the command, so `tutor --help`
 stays instant and `tutor` works without the `serve` extra installed.
@@ -8,27 +8,21 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.markup import escape
 
+from tutor.cli.choices import DeviceChoice
+from tutor.cli.console import stderr_console
 from tutor.errors import ConfigError, UsageError
-from tutor.ui import stderr_console
 
 # llama.cpp slots of `tutor serve`: 4 clients got 2.6x the tokens/s of 1 on the 2-core machine
 # (BENCHMARKS.md, "Serving several learners").
 DEFAULT_PARALLEL = 4
 _PANEL_MODEL = "Model"
 _PANEL_SERVER = "Server"
-
-
-class _Device(str, Enum):
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
 
 
 def serve(
@@ -40,7 +34,7 @@ def serve(
             rich_help_panel=_PANEL_MODEL,
         ),
     ] = None,
-    device: Annotated[Optional[_Device], typer.Option(help="Where the model runs.", rich_help_panel=_PANEL_MODEL)] = None,
+    device: Annotated[Optional[DeviceChoice], typer.Option(help="Where the model runs.", rich_help_panel=_PANEL_MODEL)] = None,
     host: Annotated[str, typer.Option(help="Address to listen on; loopback keeps it to this machine.", rich_help_panel=_PANEL_SERVER)] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on; 0 picks a free one.", rich_help_panel=_PANEL_SERVER)] = 8000,
     api_key: Annotated[
@@ -81,21 +75,18 @@ def serve(
     from tutor.backends.select import local_backend
     from tutor.config import load_settings
     from tutor.serve.app import create_app
+    from tutor.messages import print_notice
     from tutor.serve.server import run_server
-    from tutor.ui import print_notice
 
     err = stderr_console()
     settings = load_settings({"backend": "local", "model": model, "device": device.value if device else None})
     sock = _bind(host, port)  # before the slow model load: a busy port fails at once
     try:
-        from tutor.cli_models import RichLoadProgress
+        from tutor.cli.progress import RichLoadProgress
 
-        progress = RichLoadProgress(console=err)
-        try:
+        with RichLoadProgress(console=err) as progress:
             # A server's client decides what to drop from a conversation too long for the context.
             backend = local_backend(settings, progress, parallel=parallel or DEFAULT_PARALLEL, fit_context=False)
-        finally:
-            progress.close()
         model_id = _model_id(settings.local_model)
         workers = getattr(backend, "parallel", 1)  # a model folder on transformers answers one at a time
         app = create_app(backend, model=model_id, api_key=api_key, max_queued=queue, workers=workers)
@@ -153,4 +144,3 @@ def _url_host(host: str) -> str:
     if host in ("0.0.0.0", "::"):
         return "127.0.0.1"
     return f"[{host}]" if ":" in host else host
-

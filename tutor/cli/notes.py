@@ -1,4 +1,5 @@
-"""Terminal side of notes grounding: a progress bar while indexing, warnings, and the index summary."""
+"""Terminal side of notes grounding (`--notes`): indexing with warnings, a progress bar and the
+index summary, the passages for the first request, and the notes of a resumed lesson."""
 
 from __future__ import annotations
 
@@ -8,48 +9,27 @@ from typing import Sequence
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from tutor.cli.progress import RichIndexProgress
 from tutor.notes import ENV_NAME, GroundedContext, Grounding, NotesIndex, paths_from_env
 from tutor.prompts import PromptSet
-
-SHOW_BAR_FROM = 200  # files; smaller folders index too fast for a bar to help
-
-
-class RichIndexProgress:
-    """Implements `IndexProgress` with a Rich bar on `console` for large notes folders."""
-
-    def __init__(self, console: Console, *, threshold: int = SHOW_BAR_FROM) -> None:
-        self.console = console
-        self.threshold = threshold
-        self._progress: Progress | None = None
-        self._task = None
-
-    def start(self, total: int) -> None:
-        if total < self.threshold:
-            return
-        self._progress = Progress(
-            TextColumn("indexing notes"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-            console=self.console, transient=True,
-        )
-        self._progress.start()
-        self._task = self._progress.add_task("notes", total=total)
-
-    def advance(self, display: str) -> None:
-        if self._progress is not None:
-            self._progress.advance(self._task)
-
-    def end(self) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-            self._progress = None
-
 
 def notes_paths(flag: Sequence[Path] | None, environ: dict[str, str] | None = None) -> list[Path]:
     """`--notes` values, else `TUTOR_NOTES`; empty when neither is given."""
     if flag:
         return list(flag)
     return paths_from_env((environ if environ is not None else os.environ).get(ENV_NAME))
+
+
+def lesson_grounding(notes: Sequence[Path] | None, prompts: PromptSet, topic: str, err: Console):
+    """`--notes` (or TUTOR_NOTES): the lesson's notes index, the passages for its first
+    request, and the notes paths made absolute (for resume); (None, None, None) without notes."""
+    paths = notes_paths(notes)
+    if not paths:
+        return None, None, None
+    grounding = open_grounding(paths, prompts, err)
+    absolute = [str(path.expanduser().absolute()) for path in paths]
+    return grounding, topic_context(grounding, topic, err), absolute
 
 
 def open_grounding(paths: Sequence[Path], prompts: PromptSet, err: Console) -> Grounding:

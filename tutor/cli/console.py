@@ -1,17 +1,17 @@
-"""Small pieces of terminal output shared by the commands: errors, notices, the usage footer."""
+"""The commands' consoles (stdout for answers, stderr for everything else), the terminal
+setting the live view needs, and TUTOR_DEBUG. The lines printed on them are `tutor.messages`.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
-from rich.text import Text
 
-from tutor.options import Usage
 from tutor.safe_text import SafeConsole
 
 
@@ -42,43 +42,6 @@ def stdout_console(**options: Any) -> Console:
     return unwrapped_off_terminal(SafeConsole(**options))
 
 
-def print_error(console: Console, message: object) -> None:
-    """`error: ...` on the (stderr) console: one line off a terminal; on one, wrapped between
-    words (the terminal's own wrapping would split words and start lines with a space)."""
-    console.print(f"[bold red]error:[/] {escape(str(message))}", soft_wrap=not console.is_terminal, highlight=False)
-
-
-def print_notice(console: Console, message: str) -> None:
-    """`note: ...`, wrapped as `print_error` wraps."""
-    console.print(f"[yellow]note:[/] {escape(message)}", soft_wrap=not console.is_terminal, highlight=False)
-
-
-# Shorter loads are not a wait anyone notices; the footer leaves them out.
-SHOWN_LOAD_S = 0.05
-
-
-def footer_text(usage: Usage, *, load_seconds: float | None = None) -> Text:
-    """`local:smollm2 · 95 prompt + 717 answer tokens · model load 2.21 s · first token 0.41 s · 52.3 tok/s`.
-
-    Args:
-        load_seconds: how long loading the backend took before this answer (the learner
-            waited for it before the first token too); None or a negligible time is not shown.
-    """
-    parts = [f"{usage.backend}:{usage.model}"]
-    if usage.completion_tokens is not None:
-        prompt = f"{usage.prompt_tokens} prompt + " if usage.prompt_tokens is not None else ""
-        parts.append(f"{prompt}{usage.completion_tokens} answer tokens")
-    if load_seconds is not None and load_seconds >= SHOWN_LOAD_S:
-        what = "model load" if usage.backend == "local" else "client start"
-        parts.append(f"{what} {load_seconds:.2f} s")
-    if usage.time_to_first_token is not None:
-        parts.append(f"first token {usage.time_to_first_token:.2f} s")
-    speed = usage.tokens_per_second
-    if speed is not None:
-        parts.append(f"{speed:.1f} tok/s")
-    return Text(" · ".join(parts), style="dim")
-
-
 @contextmanager
 def control_keys_not_echoed(fd: int | None = None) -> Iterator[None]:
     """While a live view is on screen, keep the terminal from echoing Ctrl-C as "^C".
@@ -105,3 +68,13 @@ def control_keys_not_echoed(fd: int | None = None) -> Iterator[None]:
         yield
     finally:
         termios.tcsetattr(fd, termios.TCSANOW, saved)
+
+
+DEBUG_VARIABLE = "TUTOR_DEBUG"
+
+
+def debug_requested(environ: Mapping[str, str] | None = None) -> bool:
+    """TUTOR_DEBUG=1 (or true, yes): let unexpected errors end in their traceback.
+    Any other value, `0` included, keeps the one-line message."""
+    value = (os.environ if environ is None else environ).get(DEBUG_VARIABLE, "")
+    return value.strip().lower() in ("1", "true", "yes")

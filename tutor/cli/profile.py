@@ -1,7 +1,7 @@
 """`tutor profile`, and the learner profile's part in a lesson: its paragraph in the system
 prompt, its level, and what it learns from feedback.
 
-The functions are plain Typer commands and helpers; `tutor.cli` registers and calls them.
+The functions are plain Typer commands and helpers; `tutor.cli.app` registers the command.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Annotated, Callable
 
 import typer
 
-from tutor.cli_quiz import _history_conn
+from tutor.cli.console import stderr_console
+from tutor.cli.storage import history_conn
 from tutor.errors import UsageError
-from tutor.ui import stderr_console
 
 if TYPE_CHECKING:
     from tutor.config import Settings
@@ -35,7 +35,7 @@ class ProfileAction(str, Enum):
 def load_profile() -> Profile:
     from tutor.quiz.profile import Profile, ProfileStore
 
-    conn = _history_conn()
+    conn = history_conn()
     if conn is None:
         return Profile()
     try:
@@ -65,7 +65,7 @@ def apply_profile(settings: Settings, *, use: bool, remember_level: bool) -> str
 def _save_profile(profile: Profile) -> None:
     from tutor.quiz.profile import ProfileStore
 
-    conn = _history_conn(create=True)
+    conn = history_conn(create=True)
     if conn is None:
         return
     try:
@@ -80,7 +80,7 @@ def feedback_observer(notify: Callable[[str], None]) -> Callable[[str], None]:
     from tutor.quiz.profile import ProfileStore
 
     def observe(feedback: str) -> None:
-        conn = _history_conn(create=True)
+        conn = history_conn(create=True)
         if conn is None:
             return
         try:
@@ -116,7 +116,7 @@ def profile(
         # sanitizing lives there.
         stream_plain(iter([to_text(current).split("\n", 2)[2]]), sys.stdout)
         return
-    conn = _history_conn(create=True)
+    conn = history_conn(create=True)
     if conn is None:
         raise UsageError("the history database cannot be opened, so there is no profile")
     try:

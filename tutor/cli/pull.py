@@ -1,4 +1,4 @@
-"""`tutor pull`: the Typer command and its progress bar. Registered by `tutor.cli`.
+"""`tutor pull`: the Typer command, registered by `tutor.cli.app`; its bar is `tutor.cli.progress`.
 
 huggingface_hub and rich.progress are imported inside the command, so `tutor --help` stays instant.
 The work happens in `tutor.models.pull`, which reports progress through a `PullProgress`.
@@ -6,18 +6,16 @@ The work happens in `tutor.models.pull`, which reports progress through a `PullP
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.filesize import decimal
 from rich.markup import escape
 
 from tutor.errors import PullError
 from tutor.models.suggested import SUGGESTED
-from tutor.ui import print_notice, stderr_console, stdout_console
-
-_STAGES = {"download": "Downloading", "verify": "Checking sha256"}
+from tutor.cli.console import stderr_console, stdout_console
+from tutor.messages import print_notice
 
 
 def pull(
@@ -39,6 +37,7 @@ def pull(
     except ImportError:
         raise PullError("tutor pull needs huggingface_hub: pip install 'tutor[pull]'") from None
 
+    from tutor.cli.progress import RichPullProgress
     from tutor.models.pull import pull as pull_model
 
     # Its retry warnings span several lines with URLs; our bar and one-line errors say enough.
@@ -58,48 +57,3 @@ def pull(
     name = repo if repo.lower() in SUGGESTED else model.repo
     err.print(f"Use it: tutor explain TOPIC --model {escape(name)}", soft_wrap=True, highlight=False)
     stdout_console(soft_wrap=True).print(escape(str(model.path)), highlight=False)
-
-
-class RichPullProgress:
-    """A `PullProgress` drawing a download bar, then a hashing bar, on the given (stderr) console.
-
-    Shows nothing until the first report, so a model that is already pulled prints no bar.
-    """
-
-    def __init__(self, console: Console) -> None:
-        self.console = console
-        self.reported = False
-        self.downloaded = False
-        self._progress: Any = None
-        self._tasks: dict[str, Any] = {}
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if self._progress is None:
-            from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
-
-            self._progress = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                DownloadColumn(),
-                TransferSpeedColumn(),
-                TimeRemainingColumn(),
-                console=self.console,
-                transient=True,  # gone when done: the summary line after it says what happened
-            )
-            self._progress.start()
-        if stage not in self._tasks:
-            self._tasks[stage] = self._progress.add_task(_STAGES.get(stage, stage), total=total)
-        self.reported = True
-        self.downloaded = self.downloaded or stage == "download"
-        self._progress.update(self._tasks[stage], completed=done, total=total)
-
-    def close(self) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-            self._progress = None
-
-    def __enter__(self) -> RichPullProgress:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -1,30 +1,25 @@
-"""`tutor quiz` and `tutor review`, and the quiz pieces `explain` and `history` use.
+"""`tutor quiz` (check questions on a lesson) and `tutor review` (the due review cards).
 
-The functions are plain Typer commands; `tutor.cli` registers them on the app.
+The functions are plain Typer commands; `tutor.cli.app` registers them.
 """
 
 from __future__ import annotations
 
-from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Callable, Optional
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
+from tutor.cli.choices import BackendChoice
+from tutor.cli.console import stderr_console
+from tutor.cli.deps import backend_builder, consoles
+from tutor.cli.lesson import lesson_prompts, run_lesson
+from tutor.cli.profile import apply_profile
+from tutor.cli.storage import history_conn, open_store
+from tutor.cli.terminal import line_reader, renderer
 from tutor.errors import UsageError
-from tutor.ui import print_notice, stderr_console, stdout_console
-
-if TYPE_CHECKING:
-    from tutor.history.recorder import HistoryRecorder
-    from tutor.quiz.keeper import QuizKeeper
-
-
-class BackendName(str, Enum):  # as `explain --backend`
-    auto = "auto"
-    openai = "openai"
-    local = "local"
-
+from tutor.messages import print_notice
 
 NoProfile = Annotated[
     bool, typer.Option("--no-profile", envvar="TUTOR_NO_PROFILE", help="Do not use or update your learner profile.")
@@ -34,67 +29,17 @@ NoHistory = Annotated[
 ]
 
 
-# --- pieces for `explain` and the lesson ------------------------------------------------------
-
-
-def _history_conn(create: bool = False):
-    """An open history connection, or None when there is none (or it cannot be opened: the
-    lesson's own recorder says why). A damaged database is moved aside here, with a notice."""
-    from tutor.errors import TutorError
-    from tutor.history.db import connect
-
-    err = stderr_console()
-    try:
-        return connect(create=create, notify=lambda message: print_notice(err, message))
-    except TutorError:
-        return None
-
-
-def print_cards_due(err: Console) -> None:
-    """One dim line when review cards are due; nothing otherwise, and never an error."""
-    from tutor.quiz.review import ReviewDeck, due_phrase
-
-    conn = _history_conn()
-    if conn is None:
-        return
-    try:
-        count = ReviewDeck(conn).due_count()
-    except Exception:  # noqa: BLE001 - a hint must never break the command it decorates
-        count = 0
-    finally:
-        conn.close()
-    if count:
-        err.print(f"[dim]{escape(due_phrase(count))}[/]")
-
-
-def quiz_keeper_factory(recorder: HistoryRecorder | None, topic: str, *, profile: bool,
-                        notify: Callable[[str], None]) -> Callable[[], QuizKeeper | None] | None:
-    if recorder is None:
-        return None
-
-    def open_keeper() -> QuizKeeper | None:
-        from tutor.quiz.keeper import QuizKeeper
-
-        return QuizKeeper.open(lesson_id=recorder.lesson_id, topic=topic, profile=profile, notify=notify)
-
-    return open_keeper
-
-
-# --- commands -----------------------------------------------------------------------------------
-
-
 def quiz(
     ctx: typer.Context,
     target: Annotated[str, typer.Argument(metavar="ID|TOPIC", help="A lesson ID (or prefix), or a topic: a new lesson explains it first.")],
     questions: Annotated[int, typer.Option("--questions", "-n", min=1, max=10, help="How many questions.")] = 3,
-    backend: Annotated[Optional[BackendName], typer.Option(help="Default: the backend that answered the lesson.")] = None,
+    backend: Annotated[Optional[BackendChoice], typer.Option(help="Default: the backend that answered the lesson.")] = None,
     model: Annotated[Optional[str], typer.Option(help="As for explain.")] = None,
     plain: Annotated[bool, typer.Option("--plain", help="Raw text, no Markdown rendering.")] = False,
     no_history: NoHistory = False,
     no_profile: NoProfile = False,
 ) -> None:
     """Check questions on a lesson's explanation, graded, with a hint and a second try."""
-    from tutor.cli import lesson_prompts, run_lesson
     from tutor.config import BACKENDS, load_settings
     from tutor.conversation import Conversation, clean_topic
 
@@ -114,8 +59,6 @@ def quiz(
     else:
         topic = clean_topic(target)
         settings = load_settings({"backend": backend.value if backend else None, "model": model})
-        from tutor.cli_profile import apply_profile
-
         paragraph = apply_profile(settings, use=not no_profile, remember_level=False)
         conversation = Conversation.start(lesson_prompts(settings), topic, settings.level)
         if paragraph:
@@ -129,12 +72,12 @@ def quiz(
 
 def _find_lesson(target: str, err: Console):
     """The stored lesson `target` names by ID prefix, else the latest one with that exact topic."""
-    from tutor.history.store import ID_ALPHABET, ID_LENGTH, HistoryStore
+    from tutor.history.store import ID_ALPHABET, ID_LENGTH
 
-    store = HistoryStore.open(create=False, notify=lambda message: print_notice(err, message))
+    store = open_store(err)
     if store is None:
         return None
-    try:
+    with store:
         wanted = target.strip().lower()
         if wanted and len(wanted) <= ID_LENGTH and all(ch in ID_ALPHABET for ch in wanted):
             try:
@@ -146,21 +89,18 @@ def _find_lesson(target: str, err: Console):
             if summary.topic.lower() == topic:
                 return store.load(summary.id)
         return None
-    finally:
-        store.close()
 
 
 def review(
     ctx: typer.Context,
     topic: Annotated[Optional[str], typer.Option(help="Only cards whose topic or concept contains TOPIC.")] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Ask at most N cards.")] = 20,
-    backend: Annotated[Optional[BackendName], typer.Option(help="Grades the answers; as for explain.")] = None,
+    backend: Annotated[Optional[BackendChoice], typer.Option(help="Grades the answers; as for explain.")] = None,
     model: Annotated[Optional[str], typer.Option(help="As for explain.")] = None,
     plain: Annotated[bool, typer.Option("--plain", help="Raw text, no Markdown rendering.")] = False,
 ) -> None:
     """Ask the review cards that are due (spaced repetition, FSRS), grade and reschedule them."""
-    from tutor.cli import Dependencies, _line_reader, _renderer
-    from tutor.cli_models import RichLoadProgress
+    from tutor.cli.progress import RichLoadProgress
     from tutor.config import load_settings
     from tutor.lesson import Terminal
     from tutor.prompts import PromptSet
@@ -169,9 +109,8 @@ def review(
     from tutor.quiz.review_session import run_review
     from tutor.quiz.session import QuizSession
 
-    deps = ctx.obj if isinstance(ctx.obj, Dependencies) else Dependencies()
-    out, err = deps.out or stdout_console(), stderr_console()
-    conn = _history_conn()
+    out, err = consoles(ctx)
+    conn = history_conn()
     if conn is None:
         err.print("nothing to review: no quiz has made review cards yet (/quiz in a lesson, or tutor quiz TOPIC)", soft_wrap=True)
         return
@@ -185,22 +124,14 @@ def review(
             err.print(f"nothing to review{escape(scope)}: no cards are due{escape(when)}", soft_wrap=True)
             return
         settings = load_settings({"backend": backend.value if backend else None, "model": model})
-        if deps.build_backend is None:
-            from tutor.backends.select import build_backend
-        else:
-            build_backend = deps.build_backend
-        progress = RichLoadProgress(console=err)
-        try:
+        build_backend = backend_builder(ctx)
+        with RichLoadProgress(console=err) as progress:
             chosen = build_backend(settings.backend, settings, notify=lambda m: print_notice(err, m), progress=progress)
-        finally:
-            progress.close()
-        terminal = Terminal(out=out, err=err, render=_renderer(out, err, plain=plain, mirror=False),
-                            read_line=_line_reader(err))
+        terminal = Terminal(out=out, err=err, render=renderer(out, err, plain=plain, mirror=False),
+                            read_line=line_reader(err))
         session = QuizSession(chosen, prompts=PromptSet(), options=settings.options, io=TerminalQuizIO(terminal))
         result = run_review(session, deck, cards)
     finally:
         conn.close()
     upcoming = f"; next card due {result.next_due.astimezone():%Y-%m-%d %H:%M}" if result.next_due else ""
     err.print(f"[dim]reviewed {result.reviewed} card{'s' if result.reviewed != 1 else ''}, {result.correct} right{escape(upcoming)}[/]")
-
-

@@ -1,7 +1,7 @@
-"""`tutor models`: the models tutor can use, and a Rich progress display for model loading.
+"""`tutor models`: the models tutor can use (registered by `tutor.cli.app`).
 
-The lead registers the command with `app.command()(models)`. Listing never imports torch or
-llama.cpp: sizes come from the disk and the catalog. Every name listed works in `--model`.
+Listing never imports torch or llama.cpp: sizes come from the disk and the catalog. Every name
+listed works in `--model`.
 """
 
 from __future__ import annotations
@@ -9,15 +9,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 from rich.text import Text
 
-from tutor import modelstore
+from tutor.cli.console import stdout_console
 from tutor.errors import ModelError
-from tutor.ui import stderr_console, stdout_console
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,7 @@ def collect_models(
     *, openai_model: str | None = None, openai_key: bool = False, default_local: str | None = None
 ) -> list[ModelRow]:
     """Every model `tutor` knows about: shipped, pulled, trained, and the OpenAI one."""
+    from tutor import modelstore  # hashing and the gpt package: not for `tutor --help`
     from tutor.config import DEFAULT_LOCAL_MODEL
     from tutor.models import shipped
     from tutor.models.catalog import SHIPPED
@@ -74,6 +75,8 @@ def _pulled_rows() -> list[ModelRow]:
 
 
 def _dir_row(directory: Path, kind: str, ready: str) -> ModelRow:
+    from tutor import modelstore
+
     size = sum(f.stat().st_size for f in directory.rglob("*") if f.is_file())
     return ModelRow(directory.name, kind, modelstore.count_parameters(directory), size, _short(directory), ready)
 
@@ -106,6 +109,8 @@ def human_bytes(n: int | None) -> str:
 
 
 def models_table(rows: list[ModelRow]) -> Table:
+    from rich.table import Table  # not for `tutor --help`
+
     table = Table(title="Models (use the name with --model)")
     for column in ("name", "kind", "parameters", "size on disk", "ready", "path"):
         table.add_column(column, overflow="fold", no_wrap=column in ("name", "parameters", "size on disk"))
@@ -123,46 +128,3 @@ def models() -> None:
         default_local=os.environ.get("TUTOR_LOCAL_MODEL") or None,
     )
     stdout_console().print(models_table(rows))
-
-
-class RichLoadProgress:
-    """A `modelstore.LoadProgress` that shows a spinner and a bar while a model converts.
-
-    Shows nothing until the first report, so loading a cached model stays silent. Use it as
-    a context manager (or call `close()`) so the display ends even when loading fails.
-
-    Args:
-        console: where to draw; pass the stderr console so answers on stdout stay clean.
-    """
-
-    def __init__(self, console: Console | None = None) -> None:
-        self.console = console or stderr_console()
-        self._progress: Progress | None = None
-        self._task = None
-
-    def __call__(self, stage: str, step: int, total: int) -> None:
-        if self._progress is None:
-            self._progress = Progress(
-                SpinnerColumn(),
-                TextColumn("Preparing the local model (once): {task.description}"),
-                BarColumn(),
-                TimeElapsedColumn(),
-                console=self.console,
-                transient=True,
-            )
-            self._progress.start()
-            self._task = self._progress.add_task(stage, total=total)
-        self._progress.update(self._task, description=stage, completed=step, total=total)
-        if step >= total:
-            self.close()
-
-    def close(self) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-            self._progress = None
-
-    def __enter__(self) -> "RichLoadProgress":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()

@@ -1,7 +1,8 @@
-"""`tutor history`, `show`, `resume`, `export` and `delete`: the stored lessons.
+"""`tutor history`, `show`, `export` and `delete`: the stored lessons (`resume` starts a lesson,
+so it is in `tutor.cli.lesson`, and borrows the lesson loading and printing here).
 
-The functions are plain Typer commands; `tutor.cli` registers them on the app. Lesson IDs are
-six lowercase characters, and any unique prefix of one works.
+The functions are plain Typer commands; `tutor.cli.app` registers them. Lesson IDs are six
+lowercase characters, and any unique prefix of one works.
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from tutor.config import BACKENDS
+from tutor.cli.deps import consoles, stdin_is_tty
+from tutor.cli.storage import open_store, print_cards_due
 from tutor.errors import UsageError
-from tutor.ui import stderr_console, stdout_console
+from tutor.messages import print_notice
 
 if TYPE_CHECKING:
     from tutor.history.records import StoredLesson
-    from tutor.history.store import HistoryStore
 
 NO_LESSONS = 'no lessons yet: start one with  tutor explain "a topic"'
 TOPIC_SHOWN = 200  # characters of a topic in tables and headers; export keeps it whole
@@ -33,47 +34,22 @@ LatestLessonId = Annotated[
 ]
 
 
-class BackendName(str, Enum):  # as `explain --backend`
-    auto = "auto"
-    openai = "openai"
-    local = "local"
-
-
 class ExportFormat(str, Enum):
     md = "md"
     json = "json"
 
 
-def _consoles(ctx: typer.Context) -> tuple[Console, Console]:
-    from tutor.cli import Dependencies
-
-    deps = ctx.obj if isinstance(ctx.obj, Dependencies) else Dependencies()
-    return deps.out or stdout_console(), stderr_console()
-
-
-def _open(err: Console) -> HistoryStore | None:
-    """The history store, or None when nothing was ever stored (it is not created by reading)."""
-    from tutor.history.store import HistoryStore
-    from tutor.ui import print_notice
-
-    return HistoryStore.open(create=False, notify=lambda message: print_notice(err, message))
-
-
-def _load(err: Console, prefix: str | None) -> StoredLesson:
+def load_lesson(err: Console, prefix: str | None) -> StoredLesson:
     """The lesson `prefix` names; the most recent one when None. Damaged parts are named in a
     notice, and the rest is returned."""
-    from tutor.ui import print_notice
-
-    store = _open(err)
+    store = open_store(err)
     if store is None:
         raise UsageError(NO_LESSONS)
-    try:
+    with store:
         lesson_id = store.resolve(prefix) if prefix is not None else store.latest_id()
         if lesson_id is None:
             raise UsageError(NO_LESSONS)
         lesson = store.load(lesson_id)
-    finally:
-        store.close()
     notice = lesson.damage_notice()
     if notice is not None:
         print_notice(err, notice)
@@ -87,7 +63,7 @@ def short_topic(topic: str) -> str:
     return f"{topic[: TOPIC_SHOWN - 1].rstrip()}… ({len(topic):,} characters)"
 
 
-def _print_markdown(text: str, out: Console, *, plain: bool = False) -> None:
+def print_markdown(text: str, out: Console, *, plain: bool = False) -> None:
     """Rendered in a terminal; the Markdown source when piped or `plain` (terminal-safe both ways)."""
     if plain or not out.is_terminal:
         from tutor.safe_text import safe_text
@@ -96,17 +72,12 @@ def _print_markdown(text: str, out: Console, *, plain: bool = False) -> None:
         out.file.write(text if text.endswith("\n") else text + "\n")
         out.file.flush()
         return
-    try:
-        from tutor.render import render_markdown
-    except ImportError:
-        from rich.markdown import Markdown
+    from tutor.render import render_markdown
 
-        out.print(Markdown(text))
-    else:
-        render_markdown(text, out)
+    render_markdown(text, out)
 
 
-def _answers(count: int) -> str:
+def answers_phrase(count: int) -> str:
     return f"{count} answer" + ("" if count == 1 else "s")
 
 
@@ -122,15 +93,13 @@ def history(
     """List recent lessons, newest first."""
     from rich.table import Table
 
-    out, err = _consoles(ctx)
-    store = _open(err)
+    out, err = consoles(ctx)
+    store = open_store(err)
     if store is None:
         err.print(f"[dim]{escape(NO_LESSONS)}[/]")
         return
-    try:
+    with store:
         lessons = store.lessons(text, limit=limit)
-    finally:
-        store.close()
     if not lessons:
         err.print(f"[dim]{escape(NO_LESSONS if text is None else f'no lesson matches {text!r}')}[/]")
         return
@@ -152,8 +121,6 @@ def history(
             escape(f"{lesson.backend}:{lesson.model}"),
         )
     out.print(table)
-    from tutor.cli_quiz import print_cards_due
-
     print_cards_due(err)
 
 
@@ -165,68 +132,16 @@ def show(
     """Show a lesson's latest explanation (rendered in a terminal, Markdown when piped)."""
     from tutor.history.export import to_markdown
 
-    out, err = _consoles(ctx)
-    lesson = _load(err, lesson_id)
+    out, err = consoles(ctx)
+    lesson = load_lesson(err, lesson_id)
     if all_turns:
         text = to_markdown(lesson)
     else:
         text = lesson.latest_answer
         if text is None:
             raise UsageError(f"lesson {lesson.id} has no explanation yet: tutor resume {lesson.id} asks again")
-    err.print(f"[dim]{lesson.id} · {escape(short_topic(lesson.topic))} · {_answers(len(lesson.turns))} · {_when(lesson.updated_at)}[/]")
-    _print_markdown(text, out)
-
-
-def resume(
-    ctx: typer.Context,
-    lesson_id: LatestLessonId = None,
-    backend: Annotated[
-        Optional[BackendName], typer.Option(help="Default: the backend that answered last.")
-    ] = None,
-    model: Annotated[Optional[str], typer.Option(help="Default: the model that answered last.")] = None,
-    no_feedback: Annotated[bool, typer.Option("--no-feedback", help="Answer a pending request, then exit.")] = False,
-    plain: Annotated[bool, typer.Option("--plain", help="Raw text, no Markdown rendering.")] = False,
-    no_history: Annotated[
-        bool, typer.Option("--no-history", envvar="TUTOR_NO_HISTORY", help="Do not store the new answers.")
-    ] = False,
-) -> None:
-    """Go back to a lesson: see its latest explanation and carry on giving feedback."""
-    from tutor.cli import lesson_prompts, run_lesson
-    from tutor.config import load_settings
-    from tutor.ui import print_notice
-
-    out, err = _consoles(ctx)
-    lesson = _load(err, lesson_id)
-    same_backend = backend is None and lesson.backend in BACKENDS
-    settings = load_settings(
-        {
-            "backend": backend.value if backend else (lesson.backend if same_backend else None),
-            "model": model or (lesson.model if same_backend else None),
-            "level": lesson.level,
-        }
-    )
-    prompt_set = lesson_prompts(settings)
-    conversation = lesson.conversation()
-    err.print(f"[dim]resuming {lesson.id} · {escape(short_topic(lesson.topic))} · {_answers(conversation.answer_count)}[/]")
-    if prompt_set.fingerprint() != lesson.prompts:
-        print_notice(err, "the prompts changed since this lesson began; new answers use the current ones")
-    grounding = None
-    if lesson.notes:
-        from tutor.cli_notes import restore_grounding
-
-        feedbacks = [turn.feedback for turn in lesson.turns if turn.feedback is not None and not turn.retry]
-        grounding = restore_grounding(lesson.notes, lesson.topic, feedbacks, prompt_set, err)
-    if conversation.latest_answer:
-        _print_markdown(conversation.latest_answer, out, plain=plain)
-        ended = next((turn for turn in reversed(lesson.turns) if turn.answer), None)
-        if ended is not None and ended.status in ("interrupted", "error"):
-            err.print("[dim](interrupted)[/]" if ended.status == "interrupted" else "[dim](failed)[/]")
-    last_feedback = lesson.turns[-1].feedback if lesson.turns else None
-    run_lesson(
-        ctx, settings, prompt_set, conversation,
-        no_feedback=no_feedback, plain=plain, history=not no_history, lesson_id=lesson.id,
-        grounding=grounding, notes=lesson.notes or None, last_feedback=last_feedback,
-    )
+    err.print(f"[dim]{lesson.id} · {escape(short_topic(lesson.topic))} · {answers_phrase(len(lesson.turns))} · {_when(lesson.updated_at)}[/]")
+    print_markdown(text, out)
 
 
 def export(
@@ -243,8 +158,8 @@ def export(
     from tutor.history.export import to_json, to_markdown
     from tutor.lesson import write_markdown
 
-    out, err = _consoles(ctx)
-    lesson = _load(err, lesson_id)
+    out, err = consoles(ctx)
+    lesson = load_lesson(err, lesson_id)
     chosen = format.value if format else ("json" if output and output.suffix.lower() == ".json" else "md")
     text = to_json(lesson) if chosen == "json" else to_markdown(lesson)
     if output is None:
@@ -265,32 +180,24 @@ def delete(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask; needed to delete without a terminal.")] = False,
 ) -> None:
     """Delete a lesson and all its answers (asks first on a terminal)."""
-    _, err = _consoles(ctx)
-    store = _open(err)
+    _, err = consoles(ctx)
+    store = open_store(err)
     if store is None:
         raise UsageError(NO_LESSONS)
-    try:
+    with store:
         full_id = store.resolve(lesson_id)
         if not yes:
             _confirm_delete(ctx, err, store.load(full_id))
         topic = store.delete(full_id)  # reads only the topic: a damaged lesson can go too
-    finally:
-        store.close()
     err.print(f"[green]deleted[/] {full_id} · {escape(short_topic(topic or ''))}")
 
 
 def _confirm_delete(ctx: typer.Context, err: Console, lesson: StoredLesson) -> None:
     """Ask on a terminal; without one, refuse: nobody is there to say yes."""
-    import sys
-
-    from tutor.cli import Dependencies
-
-    deps = ctx.obj if isinstance(ctx.obj, Dependencies) else Dependencies()
-    stdin_is_tty = deps.stdin_is_tty or sys.stdin.isatty
-    if not stdin_is_tty():
+    if not stdin_is_tty(ctx):
         raise UsageError(f"tutor delete {lesson.id} asks first; without a terminal, add --yes")
     err.print(
-        f"Delete lesson {lesson.id} · {escape(short_topic(lesson.topic))} · {_answers(len(lesson.turns))}? \\[y/N] ",
+        f"Delete lesson {lesson.id} · {escape(short_topic(lesson.topic))} · {answers_phrase(len(lesson.turns))}? \\[y/N] ",
         end="", highlight=False,
     )
     try:
