@@ -1,10 +1,7 @@
-"""The CLI package's shape: no import loops, the library never imports it, option choices come
-from their one owner in config, and TUTOR_DEBUG means what it says."""
+"""The CLI package's contracts: option choices come from their one owner in config, TUTOR_DEBUG
+means what it says, and history closes itself. (Import cycles: test_layout.py.)"""
 
 from __future__ import annotations
-
-import ast
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -15,61 +12,6 @@ from tutor.cli.console import debug_requested
 from tutor.cli.deps import Dependencies
 from tutor.config import BACKENDS, DEVICES, LEVELS
 from tutor.history.store import HistoryStore
-
-PACKAGE = Path(__file__).resolve().parent.parent / "tutor"
-
-
-def module_name(path: Path) -> str:
-    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def imported_modules(path: Path, known: set[str]) -> set[str]:
-    """The tutor modules `path` imports anywhere (lazy imports inside functions count too)."""
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            names = [f"{node.module}.{alias.name}" for alias in node.names] + [node.module]
-        else:
-            continue
-        for name in names:
-            while name and name not in known:
-                name = name.rpartition(".")[0]
-            if name:
-                found.add(name)
-    return found
-
-
-def import_graph() -> dict[str, set[str]]:
-    paths = {module_name(path): path for path in PACKAGE.rglob("*.py")}
-    return {name: imported_modules(path, set(paths)) - {name} for name, path in paths.items()}
-
-
-def test_no_import_cycle_among_the_cli_modules():
-    graph = {name: {t for t in targets if t.startswith("tutor.cli")}
-             for name, targets in import_graph().items() if name.startswith("tutor.cli")}
-    done: set[str] = set()
-
-    def visit(name: str, path: list[str]) -> None:
-        assert name not in path, " -> ".join([*path[path.index(name):], name])
-        if name in done:
-            return
-        for target in sorted(graph[name]):
-            visit(target, [*path, name])
-        done.add(name)
-
-    assert "tutor.cli.app" in graph
-    for name in sorted(graph):
-        visit(name, [])
-
-
-def test_the_library_never_imports_the_cli():
-    users = {name for name, targets in import_graph().items()
-             if not name.startswith("tutor.cli") and name != "tutor.__main__"
-             and any(t.startswith("tutor.cli") for t in targets)}
-    assert users == set()
 
 
 def test_option_choices_are_the_config_names_in_order():
