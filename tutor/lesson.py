@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Protocol
 from rich.console import Console
 from rich.markup import escape
 
-from tutor.atomic import atomic_write
+from tutor.files import atomic_write
 from tutor.backends.base import Backend
 from tutor.options import GenerationOptions, Usage
 from tutor.conversation import Conversation
