@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
+from tutor.errors import UsageError
+
 
 def atomic_write(path: Path, write: Callable[[Path], Any], *, private: bool = False) -> None:
     """Call `write(tmp)` on a temporary file beside `path`, then rename it onto `path`.
@@ -25,3 +27,28 @@ def atomic_write(path: Path, write: Callable[[Path], Any], *, private: bool = Fa
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def slug(text: str) -> str:
+    cleaned = "".join(ch.lower() if ch.isalnum() else "-" for ch in text)
+    return "-".join(part for part in cleaned.split("-") if part)[:60] or "explanation"
+
+
+def unused_path(path: Path) -> Path:
+    """`path`, or `name-2.md`, `name-3.md` ... beside it: the first that does not exist."""
+    number = 2
+    candidate = path
+    while candidate.exists():
+        candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
+        number += 1
+    return candidate
+
+
+def write_markdown(path: Path, text: str) -> None:
+    """Write atomically (owner-only, like the history): a failed write leaves no partial file."""
+    path = path.expanduser()
+    body = text if text.endswith("\n") else text + "\n"
+    try:
+        atomic_write(path, lambda tmp: tmp.write_text(body, encoding="utf-8"), private=True)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
