@@ -1,4 +1,5 @@
-"""Write a file so that readers see either the old content or the new, never half of it."""
+"""Writing the learner's files: atomically, so that readers see either the old content or the
+new, never half of it, under names made from the topic."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ def atomic_write(path: Path, write: Callable[[Path], Any], *, private: bool = Fa
 
 
 def slug(text: str) -> str:
+    """`text` as a file name: lowercase letters and digits joined by `-`, at most 60 characters."""
     cleaned = "".join(ch.lower() if ch.isalnum() else "-" for ch in text)
     return "-".join(part for part in cleaned.split("-") if part)[:60] or "explanation"
 
@@ -44,8 +46,13 @@ def unused_path(path: Path) -> Path:
     return candidate
 
 
-def write_markdown(path: Path, text: str) -> None:
-    """Write atomically (owner-only, like the history): a failed write leaves no partial file."""
+def write_text(path: Path, text: str) -> None:
+    """Write `text` (ending with a newline) atomically and owner-only, like the history: a failed
+    write leaves no partial file.
+
+    Raises:
+        UsageError: the file cannot be written (a missing folder, no permission, a full disk).
+    """
     path = path.expanduser()
     body = text if text.endswith("\n") else text + "\n"
     try:

@@ -1,7 +1,7 @@
 """The interactive lesson: stream an answer, read feedback, stream a revision, repeat.
 
 This is the only place that knows about the loop's commands (/retry, /save ...). It talks to the
-terminal through the objects passed in, so tests can drive it with fakes.
+terminal through the objects passed in (`tutor.lesson_io`), so tests can drive it with fakes.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from tutor.backends.base import Backend
 from tutor.options import GenerationOptions
 from tutor.conversation import Conversation
 from tutor.errors import EXIT_INTERRUPTED, TutorError, UsageError
-from tutor.files import slug, unused_path, write_markdown
+from tutor.files import slug, unused_path, write_text
 from tutor.history.export import answer_heading, document_title
 from tutor.lesson_io import Answer, LessonRecorder, NoRecorder, Terminal
 from tutor.prompts import PromptSet
@@ -270,7 +270,7 @@ class Lesson:
             self.conversation.topic, self.conversation.level,
             f"{self.backend.name}:{self.backend.model}", self.clock(),
         )
-        write_markdown(path, "\n\n".join([*blocks, f"## {heading}", text.strip()]))
+        write_text(path, "\n\n".join([*blocks, f"## {heading}", text.strip()]))
         verb = "replaced" if replaced else "saved"
         self.terminal.err.print(f"[green]{verb}[/] {escape(str(path.resolve()))}", soft_wrap=True)
 
