@@ -1,7 +1,8 @@
 """The OpenAI backend: streams a chat completion through the official SDK.
 
-Every SDK, httpx2 or decoding failure is mapped to a `tutor.errors` class with a one-line
-message that never contains the API key. One rule matters to layers above (fallback, retry):
+Every SDK, httpx2 or decoding failure is mapped (by `openai_errors`) to a `tutor.errors` class
+with a one-line message that never contains the API key. One rule matters to layers above
+(fallback, retry):
 
 * `StreamBroken` is raised only after at least one chunk has been yielded; `partial` holds it.
 * Every other `BackendError` is raised before anything was yielded (`partial == ""`), so the
@@ -21,17 +22,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 from urllib.parse import urlsplit
 
 from tutor.backends.base import UsageMeter
-from tutor.backends.openai_errors import (
-    MAX_RETRY_AFTER_S,
-    OpenAIErrorMessages,
-    _encodable,
-    _error_code,
-    _one_line,
-    _retry_after,
-)
-
+from tutor.backends.openai_errors import MAX_RETRY_AFTER_S, OpenAIErrors, encodable, error_code, retry_after
 from tutor.options import GenerationOptions, Message, Usage
-from tutor.errors import ConfigError
 
 if TYPE_CHECKING:
     import openai
@@ -41,7 +33,7 @@ BACKOFF_START_S = 0.5  # without a retry-after header: 0.5s, 1s, 2s ... capped b
 BACKOFF_MAX_S = 8.0
 
 
-class OpenAIBackend(OpenAIErrorMessages):
+class OpenAIBackend:
     """Chat completions from OpenAI or any server that speaks its API.
 
     Args:
@@ -77,7 +69,9 @@ class OpenAIBackend(OpenAIErrorMessages):
         parts = urlsplit(self.base_url)
         host = parts.hostname or self.base_url
         self.host = f"{host}:{parts.port}" if parts.port else host  # no userinfo, ever
-        self._where = "" if host == "api.openai.com" else f" at {self.host}"
+        self.errors = OpenAIErrors(
+            api_key=api_key, where="" if host == "api.openai.com" else f" at {self.host}", model=model, timeout=timeout
+        )
 
     def __repr__(self) -> str:
         return f"OpenAIBackend(model={self.model!r}, base_url={self.base_url!r})"
@@ -122,7 +116,7 @@ class OpenAIBackend(OpenAIErrorMessages):
                 except Exception as exc:  # noqa: BLE001 - every failure must become a TutorError
                     if finish_reason is not None:
                         break  # the answer is complete; only the usage frame or [DONE] was lost
-                    raise self._broken(exc, "".join(parts)) from exc
+                    raise self.errors.broken(exc, "".join(parts)) from exc
                 finish_reason = finish or finish_reason
                 if usage is not None:
                     tokens["prompt_tokens"], tokens["completion_tokens"] = usage
@@ -131,7 +125,7 @@ class OpenAIBackend(OpenAIErrorMessages):
                     parts.append(text)
                     yield text  # outside every `try`: GeneratorExit goes straight to `finally`
             if finish_reason is None:
-                raise self._broken(None, "".join(parts))
+                raise self.errors.broken(None, "".join(parts))
         finally:
             if sdk_stream is not None:
                 try:
@@ -166,16 +160,14 @@ class OpenAIBackend(OpenAIErrorMessages):
                     return self._open(messages, options)
                 delay = self._retry_delay(exc, attempt)
                 if delay is None or attempt == self.max_retries:
-                    raise self._failed(exc, attempt) from exc
+                    raise self.errors.failed(exc, attempt) from exc
                 self._sleep(delay)
             except Exception as exc:  # noqa: BLE001 - every failure must become a TutorError
-                raise self._failed(exc, attempt) from exc
+                raise self.errors.failed(exc, attempt) from exc
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _get_client(self) -> openai.OpenAI:
         if self._client is None:
-            if not self._api_key:
-                raise ConfigError("No OpenAI API key. Set OPENAI_API_KEY in your environment or .env file.")
             import openai
 
             try:
@@ -185,9 +177,8 @@ class OpenAIBackend(OpenAIErrorMessages):
                     timeout=self.timeout,
                     max_retries=0,  # we retry ourselves, through the injectable `sleep`
                 )
-            except Exception as exc:  # noqa: BLE001 - e.g. a base URL the SDK refuses
-                detail = self._redact(_one_line(str(exc)))
-                raise ConfigError(f"Cannot set up the OpenAI client for {self.host}: {detail}.") from exc
+            except Exception as exc:  # noqa: BLE001 - e.g. a base URL the SDK refuses, or no key
+                raise self.errors.client_failed(exc, self.host) from exc
         return self._client
 
     # --- retries ---------------------------------------------------------------------------
@@ -204,11 +195,11 @@ class OpenAIBackend(OpenAIErrorMessages):
         assert isinstance(exc, openai.APIStatusError)
         headers = exc.response.headers
         should = headers.get("x-should-retry")
-        if should == "false" or (exc.status_code == 429 and _error_code(exc) == "insufficient_quota"):
+        if should == "false" or (exc.status_code == 429 and error_code(exc) == "insufficient_quota"):
             return None
         if should != "true" and exc.status_code not in (408, 409, 429) and exc.status_code < 500:
             return None
-        asked = _retry_after(headers)
+        asked = retry_after(headers)
         if asked is None:
             return backoff
         return max(asked, 0.0) if asked <= MAX_RETRY_AFTER_S else None
@@ -227,7 +218,7 @@ def _parse(chunk: Any) -> tuple[str | None, str | None, tuple[int | None, int | 
             finish = getattr(choice, "finish_reason", None)
     usage = getattr(chunk, "usage", None)
     counts = None if usage is None else (getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None))
-    return _encodable(text) if isinstance(text, str) else None, finish, counts
+    return encodable(text) if isinstance(text, str) else None, finish, counts
 
 
 def _sampling_params(options: GenerationOptions) -> dict[str, Any]:
