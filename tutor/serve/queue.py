@@ -32,7 +32,7 @@ from tutor.backends.base import Backend
 
 from tutor.options import GenerationOptions, Message
 from tutor.errors import ContextOverflow, TutorError
-from tutor.serve.stops import StopScanner
+from tutor.stops import StopScanner
 from tutor.serve.wire import APIError
 
 log = logging.getLogger("tutor.serve")

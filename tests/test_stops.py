@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tutor.serve.stops import StopScanner
+from tutor.stops import StopScanner
 
 
 def run(chunks: list[str], stops: list[str]) -> tuple[list[str], bool]:
