@@ -4,7 +4,6 @@
     responses.py  one answer as an SSE stream or a JSON body; cancels on disconnect
     queue.py      one model worker thread, a bounded queue, cancellation and draining
     schema.py     request validation into backend messages and options
-    stops.py      stop strings cut across chunk boundaries
     wire.py       OpenAI's response, chunk and error shapes
     server.py     uvicorn with a shutdown that ends streams properly
 
