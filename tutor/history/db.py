@@ -1,9 +1,11 @@
-"""Opening the history database: permissions, WAL, schema migrations and corruption recovery.
+"""Opening the history database: permissions, WAL, migrations (the tables are in `schema`) and
+corruption recovery.
 
-Every writer uses short `BEGIN IMMEDIATE` transactions with a busy timeout, and `transaction`
-retries the few that still find the database locked, so several `tutor` processes can save at
-once. A file SQLite cannot read is moved aside (`history.sqlite3.corrupt-<timestamp>`) and a
-fresh database takes its place; the caller is told where the old one went.
+Every writer uses short `BEGIN IMMEDIATE` transactions with a busy timeout, and `retry_locked`
+tries again the few that still find the database locked (taking a transaction, or opening the
+database), so several `tutor` processes can save at once. A file SQLite cannot read is moved
+aside (`history.sqlite3.corrupt-<timestamp>`) and a fresh database takes its place; the caller
+is told where the old one went.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import sqlite3
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, TypeVar
 
 from tutor.errors import StoreError
 from tutor.history.schema import MIGRATIONS, SCHEMA_VERSION
@@ -23,6 +25,7 @@ FILE_NAME = "history.sqlite3"
 BUSY_TIMEOUT_MS = 5000  # how long one statement waits for another process's write lock
 LOCKED_RETRIES = 5  # then a few more tries, for the cases SQLite's busy handler skips
 _SIDE_FILES = ("-wal", "-shm")
+T = TypeVar("T")
 
 
 def history_path() -> Path:
@@ -49,20 +52,26 @@ def is_locked(exc: sqlite3.Error) -> bool:
     )
 
 
+def retry_locked(action: Callable[[], T], *, sleep: Callable[[float], None] = time.sleep) -> T:
+    """`action()`, tried again while it finds the database locked: LOCKED_RETRIES more times,
+    50 ms, 100 ms ... apart. The last try's error propagates, as does any other error."""
+    for attempt in range(LOCKED_RETRIES):
+        try:
+            return action()
+        except sqlite3.Error as exc:
+            if not is_locked(exc):
+                raise
+        sleep(0.05 * (attempt + 1))
+    return action()
+
+
 @contextmanager
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """One short write transaction, taken with BEGIN IMMEDIATE so it never deadlocks on upgrade.
 
     Only the BEGIN is retried: once the write lock is held, the body cannot meet a lock.
     """
-    for attempt in range(LOCKED_RETRIES + 1):
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            break
-        except sqlite3.OperationalError as exc:
-            if not is_locked(exc) or attempt == LOCKED_RETRIES:
-                raise
-            time.sleep(0.05 * (attempt + 1))
+    retry_locked(lambda: conn.execute("BEGIN IMMEDIATE"))
     try:
         yield conn
         conn.execute("COMMIT")
@@ -166,16 +175,17 @@ def connect(
         return None
     if not create and not _writable_folder(path):
         return _connect_read_only(path)
-    for attempt in range(LOCKED_RETRIES + 1):
+
+    def open_once() -> sqlite3.Connection:
+        _create_private(path)
+        return _connect(path)
+
+    for _ in range(LOCKED_RETRIES + 1):  # a damaged file moved aside is opened again, fresh
         try:
-            _create_private(path)
-            return _connect(path)
+            return retry_locked(open_once)
         except sqlite3.Error as exc:
             if is_locked(exc):
-                if attempt == LOCKED_RETRIES:
-                    raise StoreError(f"the history database {path} stayed locked by another tutor; try again") from None
-                time.sleep(0.05 * (attempt + 1))
-                continue
+                raise StoreError(f"the history database {path} stayed locked by another tutor; try again") from None
             if not _damaged(path, exc):
                 if not _writable_folder(path):
                     raise StoreError(f"cannot open the history database {path}: its folder is read-only") from None
