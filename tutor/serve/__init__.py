@@ -2,7 +2,7 @@
 
     app.py        the ASGI app: routes, auth, body limit, errors (`create_app(backend)`)
     responses.py  one answer as an SSE stream or a JSON body; cancels on disconnect
-    queue.py      one model worker thread, a bounded queue, cancellation and draining
+    worker.py     the model worker threads, a bounded queue, cancellation and draining
     schema.py     request validation into backend messages and options
     wire.py       OpenAI's response, chunk and error shapes
     server.py     uvicorn with a shutdown that ends streams properly

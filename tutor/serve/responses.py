@@ -14,7 +14,7 @@ from typing import Any
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from tutor.serve.queue import Event, Failed, Finished, Job, Text
+from tutor.serve.worker import Event, Failed, Finished, Job, Text
 from tutor.serve.wire import DONE_FRAME, SSE_HEADERS, APIError, Completion, frame
 
 HEARTBEAT_S = 10.0  # a queued stream sends a comment this often so client read timeouts don't fire
