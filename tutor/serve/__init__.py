@@ -7,5 +7,7 @@
     wire.py       OpenAI's response, chunk and error shapes
     server.py     uvicorn with a shutdown that ends streams properly
 
+The `stop` parameter is cut by `tutor.stops`, the scanner the local backend uses too.
+
 Nothing here is imported by `tutor --help`; starlette and uvicorn come with the `serve` extra.
 """
