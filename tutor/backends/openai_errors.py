@@ -15,14 +15,7 @@ import ssl
 import time
 from typing import Any
 
-from tutor.errors import (
-    AuthenticationError,
-    BackendError,
-    BackendUnavailable,
-    ConfigError,
-    RateLimitError,
-    StreamBroken,
-)
+from tutor.errors import AuthenticationError, BackendError, BackendUnavailable, ConfigError, RateLimitError, StreamBroken
 
 MAX_RETRY_AFTER_S = 60.0  # a server asking for a longer wait gets an error, not a frozen terminal
 _KEY_LIKE = re.compile(r"\bsk-[A-Za-z0-9_\-*.]{4,}")  # OpenAI echoes keys masked as sk-ab***wxyz
