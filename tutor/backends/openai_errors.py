@@ -10,8 +10,6 @@ from __future__ import annotations
 import email.utils
 import json
 import re
-import socket
-import ssl
 import time
 from typing import Any
 
@@ -174,6 +172,9 @@ def error_code(exc: Any) -> str | None:
 def connection_reason(exc: BaseException) -> str:
     """A few words on why a connection failed, from the exceptions it was raised from: the SDK
     keeps the socket's own (ConnectionRefusedError, socket.gaierror, ssl.SSLError ...) as causes."""
+    import socket
+    import ssl  # here, not at the top: the SDK imports it anyway, once a request is made
+
     seen: list[BaseException] = []
     cause: BaseException | None = exc
     while cause is not None and cause not in seen:
