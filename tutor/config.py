@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 from tutor.options import GenerationOptions
 from tutor.errors import ConfigError
 
-BACKENDS = ("auto", "openai", "local")
+ANSWERING_BACKENDS = ("openai", "local")  # what answers; "auto" is the rule that picks one (first_backend)
+BACKENDS = ("auto", *ANSWERING_BACKENDS)
 LEVELS = ("beginner", "intermediate", "expert")
 DEVICES = ("auto", "cpu", "cuda")
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"

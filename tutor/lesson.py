@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 from rich.markup import escape
 
 from tutor.backends.base import Backend
+from tutor.config import ANSWERING_BACKENDS
 from tutor.options import GenerationOptions
 from tutor.conversation import Conversation
 from tutor.errors import EXIT_INTERRUPTED, TutorError, UsageError
@@ -27,12 +28,12 @@ if TYPE_CHECKING:
     from tutor.notes import Grounding
     from tutor.quiz.lesson_quiz import KeeperFactory
 
-HELP = """\
+HELP = f"""\
 Type feedback to get a revised explanation, e.g. "simpler", "more math", "an example with code".
   /retry          answer the last request again
   /save [FILE]    write the latest explanation to a Markdown file (TOPIC.md, never
                   overwritten, when FILE is left out; a FILE that exists is replaced)
-  /backend NAME   switch backend for the next answers (openai, local)
+  /backend NAME   switch backend for the next answers ({', '.join(ANSWERING_BACKENDS)})
   /sources        the notes passages this lesson used (--notes)
   /quiz [N]       N check questions on this explanation (default 3), graded, with hints
   /socratic       turn Socratic mode on or off: questions and hints instead of answers
@@ -290,8 +291,8 @@ class Lesson:
     def change_backend(self, name: str) -> None:
         if self.switch_backend is None:
             raise UsageError("switching backend is not available here")
-        if name not in ("openai", "local"):
-            raise UsageError("usage: /backend openai  or  /backend local")
+        if name not in ANSWERING_BACKENDS:
+            raise UsageError("usage: " + "  or  ".join(f"/backend {choice}" for choice in ANSWERING_BACKENDS))
         self.backend = self.switch_backend(name)
         loaded = self.take_load_seconds()  # waited for here, not before the next answer
         took = f" (loaded in {loaded:.2f} s)" if loaded is not None and loaded >= SHOWN_LOAD_S else ""
