@@ -19,7 +19,8 @@ from tutor.conversation import Conversation
 from tutor.errors import BackendError, ModelError
 from tutor.history.recorder import HistoryRecorder
 from tutor.history.store import HistoryStore
-from tutor.lesson import Lesson, Terminal
+from tutor.lesson import Lesson
+from tutor.lesson_io import Terminal
 from tutor.prompts import PromptSet
 
 MESSAGES = [{"role": "system", "content": "teach"}, {"role": "user", "content": "Explain entropy"}]

@@ -76,7 +76,7 @@ WRITER = textwrap.dedent(
     from tutor.conversation import Conversation
     from tutor.history.recorder import HistoryRecorder
     from tutor.history.store import HistoryStore
-    from tutor.lesson import Answer
+    from tutor.lesson_io import Answer
     from tutor.prompts import PromptSet
 
     class Backend:

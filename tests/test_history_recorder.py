@@ -14,7 +14,8 @@ from tutor.conversation import Conversation
 from tutor.errors import StoreError, StreamBroken
 from tutor.history.recorder import HistoryRecorder
 from tutor.history.store import HistoryStore
-from tutor.lesson import Answer, Lesson, Terminal
+from tutor.lesson import Lesson
+from tutor.lesson_io import Answer, Terminal
 from tutor.prompts import PromptSet
 
 T0 = 1795000000.0

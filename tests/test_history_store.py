@@ -12,7 +12,8 @@ import pytest
 
 from tutor.options import Usage
 from tutor.errors import StoreError, UsageError
-from tutor.history.db import SCHEMA_VERSION, connect, history_path
+from tutor.history.db import connect, history_path
+from tutor.history.schema import SCHEMA_VERSION
 from tutor.history.liveness import writer_alive, writer_token
 from tutor.history.store import HistoryStore
 
@@ -231,7 +232,7 @@ def test_a_database_damaged_inside_is_moved_aside_too():
 
 
 def test_a_version_1_database_gains_retry_and_notes_and_keeps_its_lessons():
-    from tutor.history.db import MIGRATIONS
+    from tutor.history.schema import MIGRATIONS
 
     path = history_path()
     path.parent.mkdir(parents=True)
@@ -249,7 +250,7 @@ def test_a_version_1_database_gains_retry_and_notes_and_keeps_its_lessons():
 
 
 def test_a_version_2_database_gains_the_quiz_tables_and_keeps_its_lessons():
-    from tutor.history.db import MIGRATIONS
+    from tutor.history.schema import MIGRATIONS
 
     path = history_path()
     path.parent.mkdir(parents=True)

@@ -12,7 +12,8 @@ from fakes import FakeBackend, Interrupt
 from tutor.options import GenerationOptions
 from tutor.conversation import Conversation
 from tutor.errors import StreamBroken
-from tutor.lesson import Lesson, Terminal
+from tutor.lesson import Lesson
+from tutor.lesson_io import Terminal
 from tutor.prompts import PromptSet
 
 

@@ -136,7 +136,7 @@ def test_rejected_key_is_an_authentication_error(openai_server, make_backend, sl
 
 
 def test_401_message_names_the_env_var():
-    error = OpenAIBackend(model="m", api_key=KEY)._status_error(_FakeStatus(401), 0)
+    error = OpenAIBackend(model="m", api_key=KEY).errors.status_error(_FakeStatus(401), 0)
 
     # No host in the message for api.openai.com itself.
     assert str(error).startswith("OpenAI rejected the API key (401). Check OPENAI_API_KEY")
@@ -327,7 +327,7 @@ def test_a_new_stream_forgets_the_previous_usage(openai_server, make_backend):  
 
 
 class _FakeStatus:
-    """Just enough of an `openai.APIStatusError` for `_status_error`."""
+    """Just enough of an `openai.APIStatusError` for `status_error`."""
 
     def __init__(self, status: int) -> None:
         self.status_code = status

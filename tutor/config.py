@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 from tutor.options import GenerationOptions
 from tutor.errors import ConfigError
 
-BACKENDS = ("auto", "openai", "local")
+ANSWERING_BACKENDS = ("openai", "local")  # what answers; "auto" is the rule that picks one (first_backend)
+BACKENDS = ("auto", *ANSWERING_BACKENDS)
 LEVELS = ("beginner", "intermediate", "expert")
 DEVICES = ("auto", "cpu", "cuda")
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
@@ -146,11 +147,15 @@ def key_redirect_notice(settings: Settings) -> str | None:
     return f"OPENAI_BASE_URL comes from ./.env: your OPENAI_API_KEY (from the {where}) goes to {host}"
 
 
-def first_backend(settings: Settings) -> str:
-    """The backend that answers first: `auto` means OpenAI when a key is configured."""
-    if settings.backend == "auto":
+def first_backend(settings: Settings, choice: str | None = None) -> str:
+    """The backend that answers first for `choice` (`settings.backend` when None).
+
+    The one owner of the `auto` rule: OpenAI when a key is configured, else the local model.
+    """
+    choice = settings.backend if choice is None else choice
+    if choice == "auto":
         return "openai" if settings.api_key else "local"
-    return settings.backend
+    return choice
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:

@@ -1,25 +1,25 @@
 """The interactive lesson: stream an answer, read feedback, stream a revision, repeat.
 
 This is the only place that knows about the loop's commands (/retry, /save ...). It talks to the
-terminal through the objects passed in, so tests can drive it with fakes.
+terminal through the objects passed in (`tutor.lesson_io`), so tests can drive it with fakes.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Protocol
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
-from rich.console import Console
 from rich.markup import escape
 
-from tutor.atomic import atomic_write
 from tutor.backends.base import Backend
-from tutor.options import GenerationOptions, Usage
+from tutor.config import ANSWERING_BACKENDS
+from tutor.options import GenerationOptions
 from tutor.conversation import Conversation
 from tutor.errors import EXIT_INTERRUPTED, TutorError, UsageError
+from tutor.files import slug, unused_path, write_text
 from tutor.history.export import answer_heading, document_title
+from tutor.lesson_io import Answer, LessonRecorder, NoRecorder, Terminal
 from tutor.prompts import PromptSet
 from tutor.safe_text import safe_text
 from tutor.messages import SHOWN_LOAD_S, footer_text, print_error, print_notice
@@ -28,104 +28,18 @@ if TYPE_CHECKING:
     from tutor.notes import Grounding
     from tutor.quiz.lesson_quiz import KeeperFactory
 
-HELP = """\
+HELP = f"""\
 Type feedback to get a revised explanation, e.g. "simpler", "more math", "an example with code".
   /retry          answer the last request again
   /save [FILE]    write the latest explanation to a Markdown file (TOPIC.md, never
                   overwritten, when FILE is left out; a FILE that exists is replaced)
-  /backend NAME   switch backend for the next answers (openai, local)
+  /backend NAME   switch backend for the next answers ({', '.join(ANSWERING_BACKENDS)})
   /sources        the notes passages this lesson used (--notes)
   /quiz [N]       N check questions on this explanation (default 3), graded, with hints
   /socratic       turn Socratic mode on or off: questions and hints instead of answers
   /reveal         in Socratic mode: the full explanation now
   /help           this help
   /quit           leave (so do an empty line, Ctrl-D and Ctrl-C)"""
-
-
-@dataclass
-class Answer:
-    """How one streamed answer ended."""
-
-    text: str
-    status: str  # "done", "interrupted" or "error"
-    error: TutorError | None = None
-
-
-class LessonRecorder(Protocol):
-    """Keeps the lesson as it happens (the history store implements this).
-
-    `answer_chunk` is called for every chunk, so an implementation must be cheap and decide
-    itself how often to write.
-    """
-
-    def answer_started(
-        self, conversation: Conversation, feedback: str | None, backend: Backend, *, retry: bool = False
-    ) -> None: ...
-
-    def answer_chunk(self, chunk: str) -> None: ...
-
-    def answer_finished(self, conversation: Conversation, answer: "Answer", usage: Usage | None) -> None: ...
-
-
-class NoRecorder:
-    """Stores nothing (`--no-history`)."""
-
-    def answer_started(
-        self, conversation: Conversation, feedback: str | None, backend: Backend, *, retry: bool = False
-    ) -> None:
-        pass
-
-    def answer_chunk(self, chunk: str) -> None:
-        pass
-
-    def answer_finished(self, conversation: Conversation, answer: "Answer", usage: Usage | None) -> None:
-        pass
-
-
-@dataclass
-class Terminal:
-    """Where the lesson reads and writes.
-
-    Args:
-        out: console for the explanations (stdout).
-        err: console for notices, footers and errors (stderr), so a pipe gets only answers.
-        render: streams chunks onto `out` and returns the text (live Markdown or plain).
-        read_line: reads one line of feedback; raises EOFError or KeyboardInterrupt.
-        headings: write a heading before each answer on `out`, and a rule between answers:
-            an interactive lesson whose stdout is a file reads as a document, not as answers
-            run together.
-    """
-
-    out: Console
-    err: Console
-    render: Callable[[Iterable[str]], str]
-    read_line: Callable[[str], str]
-    headings: bool = False
-
-
-def slug(text: str) -> str:
-    cleaned = "".join(ch.lower() if ch.isalnum() else "-" for ch in text)
-    return "-".join(part for part in cleaned.split("-") if part)[:60] or "explanation"
-
-
-def unused_path(path: Path) -> Path:
-    """`path`, or `name-2.md`, `name-3.md` ... beside it: the first that does not exist."""
-    number = 2
-    candidate = path
-    while candidate.exists():
-        candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
-        number += 1
-    return candidate
-
-
-def write_markdown(path: Path, text: str) -> None:
-    """Write atomically (owner-only, like the history): a failed write leaves no partial file."""
-    path = path.expanduser()
-    body = text if text.endswith("\n") else text + "\n"
-    try:
-        atomic_write(path, lambda tmp: tmp.write_text(body, encoding="utf-8"), private=True)
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 class Lesson:
@@ -357,7 +271,7 @@ class Lesson:
             self.conversation.topic, self.conversation.level,
             f"{self.backend.name}:{self.backend.model}", self.clock(),
         )
-        write_markdown(path, "\n\n".join([*blocks, f"## {heading}", text.strip()]))
+        write_text(path, "\n\n".join([*blocks, f"## {heading}", text.strip()]))
         verb = "replaced" if replaced else "saved"
         self.terminal.err.print(f"[green]{verb}[/] {escape(str(path.resolve()))}", soft_wrap=True)
 
@@ -377,8 +291,8 @@ class Lesson:
     def change_backend(self, name: str) -> None:
         if self.switch_backend is None:
             raise UsageError("switching backend is not available here")
-        if name not in ("openai", "local"):
-            raise UsageError("usage: /backend openai  or  /backend local")
+        if name not in ANSWERING_BACKENDS:
+            raise UsageError("usage: " + "  or  ".join(f"/backend {choice}" for choice in ANSWERING_BACKENDS))
         self.backend = self.switch_backend(name)
         loaded = self.take_load_seconds()  # waited for here, not before the next answer
         took = f" (loaded in {loaded:.2f} s)" if loaded is not None and loaded >= SHOWN_LOAD_S else ""

@@ -24,12 +24,14 @@ The backend encodes the prompt with the tokenizer's defaults (`tokenizer(text)`,
 special tokens, if any, are added); the trainer should encode training text the same way.
 
 This API is stable: the trainer imports `format_transcript`, `HEADERS`, `SEPARATOR` and
-`STOP_STRING`.
+`STOP_STRING`; the local backend cuts its answers with `stop_scanner()`.
 """
 
 from __future__ import annotations
 
 from typing import Mapping, Sequence
+
+from tutor.stops import StopScanner
 
 HEADERS: dict[str, str] = {
     "system": "### System:",
@@ -65,39 +67,7 @@ def format_transcript(
     return text
 
 
-class StopScanner:
-    """Cuts a stream of text at `STOP_STRING`, holding back text that may start it.
-
-    `feed(text)` returns what is safe to show now; `stopped` turns True once the stop string
-    has appeared; `flush()` returns what was held back when the stream ends without it.
-    """
-
-    def __init__(self, stop: str = STOP_STRING) -> None:
-        self.stop = stop
-        self.stopped = False
-        self._held = ""
-
-    def feed(self, text: str) -> str:
-        if self.stopped:
-            return ""
-        buffer = self._held + text
-        cut = buffer.find(self.stop)
-        if cut >= 0:
-            self.stopped = True
-            self._held = ""
-            return buffer[:cut].rstrip()
-        # Hold back the longest tail that is a prefix of the stop string.
-        keep = 0
-        for size in range(min(len(self.stop) - 1, len(buffer)), 0, -1):
-            if self.stop.startswith(buffer[-size:]):
-                keep = size
-                break
-        # Also hold trailing whitespace: if the stop string follows, it is not part of the answer.
-        ready = buffer[: len(buffer) - keep]
-        shown = ready.rstrip()
-        self._held = buffer[len(shown) :]
-        return shown
-
-    def flush(self) -> str:
-        held, self._held = self._held, ""
-        return "" if self.stopped else held
+def stop_scanner() -> StopScanner:
+    """A scanner that ends an answer where the model starts a new header, and drops the
+    whitespace before it."""
+    return StopScanner([STOP_STRING], trim_before_stop=True)

@@ -165,7 +165,7 @@ class LocalBackend:
                 items.put(_DONE)
 
         decoder = IncrementalDecoder(self._tokenizer)
-        scanner = None if self.uses_chat_template else transcript.StopScanner()
+        scanner = None if self.uses_chat_template else transcript.stop_scanner()
         shown: list[str] = []
         finish: str | None = None
         meter.start()

@@ -1,7 +1,8 @@
 """The OpenAI backend: streams a chat completion through the official SDK.
 
-Every SDK, httpx2 or decoding failure is mapped to a `tutor.errors` class with a one-line
-message that never contains the API key. One rule matters to layers above (fallback, retry):
+Every SDK, httpx2 or decoding failure is mapped (by `openai_errors`) to a `tutor.errors` class
+with a one-line message that never contains the API key. One rule matters to layers above
+(fallback, retry):
 
 * `StreamBroken` is raised only after at least one chunk has been yielded; `partial` holds it.
 * Every other `BackendError` is raised before anything was yielded (`partial == ""`), so the
@@ -15,34 +16,21 @@ retried: the learner has already waited `timeout` seconds once.
 
 from __future__ import annotations
 
-import email.utils
-import json
 import re
 import time
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 from urllib.parse import urlsplit
 
 from tutor.backends.base import UsageMeter
-
+from tutor.backends.openai_errors import MAX_RETRY_AFTER_S, OpenAIErrors, encodable, error_code, retry_after
 from tutor.options import GenerationOptions, Message, Usage
-from tutor.errors import (
-    AuthenticationError,
-    BackendError,
-    BackendUnavailable,
-    ConfigError,
-    RateLimitError,
-    StreamBroken,
-)
 
 if TYPE_CHECKING:
     import openai
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
-MAX_RETRY_AFTER_S = 60.0  # a server asking for a longer wait gets an error, not a frozen terminal
 BACKOFF_START_S = 0.5  # without a retry-after header: 0.5s, 1s, 2s ... capped below
 BACKOFF_MAX_S = 8.0
-_KEY_LIKE = re.compile(r"\bsk-[A-Za-z0-9_\-*.]{4,}")  # OpenAI echoes keys masked as sk-ab***wxyz
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class OpenAIBackend:
@@ -81,7 +69,9 @@ class OpenAIBackend:
         parts = urlsplit(self.base_url)
         host = parts.hostname or self.base_url
         self.host = f"{host}:{parts.port}" if parts.port else host  # no userinfo, ever
-        self._where = "" if host == "api.openai.com" else f" at {self.host}"
+        self.errors = OpenAIErrors(
+            api_key=api_key, where="" if host == "api.openai.com" else f" at {self.host}", model=model, timeout=timeout
+        )
 
     def __repr__(self) -> str:
         return f"OpenAIBackend(model={self.model!r}, base_url={self.base_url!r})"
@@ -126,7 +116,7 @@ class OpenAIBackend:
                 except Exception as exc:  # noqa: BLE001 - every failure must become a TutorError
                     if finish_reason is not None:
                         break  # the answer is complete; only the usage frame or [DONE] was lost
-                    raise self._broken(exc, "".join(parts)) from exc
+                    raise self.errors.broken(exc, "".join(parts)) from exc
                 finish_reason = finish or finish_reason
                 if usage is not None:
                     tokens["prompt_tokens"], tokens["completion_tokens"] = usage
@@ -135,7 +125,7 @@ class OpenAIBackend:
                     parts.append(text)
                     yield text  # outside every `try`: GeneratorExit goes straight to `finally`
             if finish_reason is None:
-                raise self._broken(None, "".join(parts))
+                raise self.errors.broken(None, "".join(parts))
         finally:
             if sdk_stream is not None:
                 try:
@@ -170,16 +160,14 @@ class OpenAIBackend:
                     return self._open(messages, options)
                 delay = self._retry_delay(exc, attempt)
                 if delay is None or attempt == self.max_retries:
-                    raise self._failed(exc, attempt) from exc
+                    raise self.errors.failed(exc, attempt) from exc
                 self._sleep(delay)
             except Exception as exc:  # noqa: BLE001 - every failure must become a TutorError
-                raise self._failed(exc, attempt) from exc
+                raise self.errors.failed(exc, attempt) from exc
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _get_client(self) -> openai.OpenAI:
         if self._client is None:
-            if not self._api_key:
-                raise ConfigError("No OpenAI API key. Set OPENAI_API_KEY in your environment or .env file.")
             import openai
 
             try:
@@ -189,9 +177,8 @@ class OpenAIBackend:
                     timeout=self.timeout,
                     max_retries=0,  # we retry ourselves, through the injectable `sleep`
                 )
-            except Exception as exc:  # noqa: BLE001 - e.g. a base URL the SDK refuses
-                detail = self._redact(_one_line(str(exc)))
-                raise ConfigError(f"Cannot set up the OpenAI client for {self.host}: {detail}.") from exc
+            except Exception as exc:  # noqa: BLE001 - e.g. a base URL the SDK refuses, or no key
+                raise self.errors.client_failed(exc, self.host) from exc
         return self._client
 
     # --- retries ---------------------------------------------------------------------------
@@ -208,115 +195,14 @@ class OpenAIBackend:
         assert isinstance(exc, openai.APIStatusError)
         headers = exc.response.headers
         should = headers.get("x-should-retry")
-        if should == "false" or (exc.status_code == 429 and _error_code(exc) == "insufficient_quota"):
+        if should == "false" or (exc.status_code == 429 and error_code(exc) == "insufficient_quota"):
             return None
         if should != "true" and exc.status_code not in (408, 409, 429) and exc.status_code < 500:
             return None
-        asked = _retry_after(headers)
+        asked = retry_after(headers)
         if asked is None:
             return backoff
         return max(asked, 0.0) if asked <= MAX_RETRY_AFTER_S else None
-
-    # --- error messages --------------------------------------------------------------------
-
-    def _failed(self, exc: Exception, attempt: int) -> BackendError:
-        """Map a failure to start the answer (nothing yielded yet) to a TutorError."""
-        import openai
-
-        where = self._where
-        tries = f"tried {attempt + 1} time{'s' if attempt else ''}"
-        if isinstance(exc, openai.APITimeoutError):
-            return BackendUnavailable(
-                f"OpenAI{where} did not answer within {self.timeout:g}s. Check your network and try again."
-            )
-        if isinstance(exc, openai.APIConnectionError):
-            return BackendUnavailable(
-                f"Cannot connect to OpenAI{where} ({self._redact(_connection_reason(exc))}; {tries}). "
-                "Check your network and the base URL (OPENAI_BASE_URL)."
-            )
-        if isinstance(exc, openai.APIStatusError):
-            return self._status_error(exc, attempt)
-        if isinstance(exc, openai.APIError):
-            return BackendError(f"OpenAI{where} failed: {self._server_message(exc) or type(exc).__name__}.")
-        detail = self._redact(_one_line(str(exc))) or "no details"
-        return BackendError(f"The OpenAI client failed ({type(exc).__name__}: {detail}).")
-
-    def _status_error(self, exc: Any, attempt: int) -> BackendError:
-        status, where, message = exc.status_code, self._where, self._server_message(exc)
-        detail = f": {message}" if message else ""
-        if status == 401:
-            return AuthenticationError(
-                f"OpenAI{where} rejected the API key (401). "
-                "Check OPENAI_API_KEY (environment or .env) and that the key is still active."
-            )
-        if status == 403:
-            return AuthenticationError(
-                f"OpenAI{where} refused the request (403){detail}. "
-                f"Check that the API key's project may use model {self.model!r}."
-            )
-        if status == 429:
-            if _error_code(exc) == "insufficient_quota":
-                return RateLimitError(
-                    f"OpenAI{where} says the account is out of quota (429){detail}. "
-                    "Add credit or check billing in the OpenAI dashboard."
-                )
-            asked = _retry_after(exc.response.headers)
-            if asked is not None and asked > MAX_RETRY_AFTER_S:
-                return RateLimitError(
-                    f"OpenAI{where} is rate-limiting requests (429) and asks to wait {asked:.0f}s{detail}. "
-                    "Try again later."
-                )
-            retried = f"after retrying {attempt} time{'s' if attempt != 1 else ''}" if attempt else "(retries are off)"
-            return RateLimitError(
-                f"OpenAI{where} is still rate-limiting requests (429) {retried}{detail}. "
-                "Wait a minute and try again, or check your plan's rate limits."
-            )
-        if status >= 500 or status == 408:
-            tries = f"tried {attempt + 1} time{'s' if attempt else ''}"
-            return BackendUnavailable(f"OpenAI{where} failed with HTTP {status} ({tries}){detail}. Try again later.")
-        if status == 404:
-            return BackendError(
-                f"OpenAI{where} answered HTTP 404{detail}. Check the model name ({self.model!r}) and the base URL."
-            )
-        return BackendError(f"OpenAI{where} answered HTTP {status}{detail}.")
-
-    def _broken(self, exc: Exception | None, partial: str) -> BackendError:
-        """Map a failure while reading the stream. StreamBroken only when text already went out."""
-        import openai
-
-        if exc is None:
-            reason = "the stream ended without a finish_reason"
-        elif isinstance(exc, openai.APITimeoutError):
-            reason = f"nothing arrived for {self.timeout:g}s"
-        elif isinstance(exc, openai.APIConnectionError):
-            reason = f"the connection dropped ({self._redact(_connection_reason(exc))})"
-        elif isinstance(exc, json.JSONDecodeError):  # raised by the SDK's SSE decoding
-            reason = "the server sent a frame that is not valid JSON"
-        elif isinstance(exc, openai.APIError):
-            message = self._server_message(exc)
-            if not partial:  # an error event instead of an answer: the server's own words
-                return BackendError(f"OpenAI{self._where} sent an error instead of an answer: {message}.")
-            reason = f"the server sent an error: {message}"
-        else:
-            reason = f"{type(exc).__name__}: {self._redact(_one_line(str(exc)))}"
-        if partial:
-            return StreamBroken(
-                f"The answer from OpenAI{self._where} was cut off: {reason}. Ask again for a complete answer.",
-                partial=partial,
-            )
-        return BackendUnavailable(f"OpenAI{self._where} failed before sending any text: {reason}. Try again.")
-
-    def _server_message(self, exc: Any) -> str:
-        body = getattr(exc, "body", None)
-        message = body.get("message") if isinstance(body, dict) else body
-        if not isinstance(message, str) or not message.strip():
-            message = getattr(exc, "message", "") or ""
-        return _encodable(self._redact(_one_line(message)))
-
-    def _redact(self, text: str) -> str:
-        if len(self._api_key) >= 6:  # a shorter "key" is a placeholder; replacing it would garble text
-            text = text.replace(self._api_key, "***")
-        return _KEY_LIKE.sub("sk-***", text)
 
 
 def _parse(chunk: Any) -> tuple[str | None, str | None, tuple[int | None, int | None] | None]:
@@ -332,14 +218,7 @@ def _parse(chunk: Any) -> tuple[str | None, str | None, tuple[int | None, int | 
             finish = getattr(choice, "finish_reason", None)
     usage = getattr(chunk, "usage", None)
     counts = None if usage is None else (getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None))
-    return _encodable(text) if isinstance(text, str) else None, finish, counts
-
-
-def _encodable(text: str) -> str:
-    """`text` with lone surrogates (JSON can carry "\\ud800") replaced by U+FFFD: no encoder can
-    write them, so one would stop the answer from being stored or sent back with the next
-    request."""
-    return _LONE_SURROGATE.sub("\ufffd", text) if _LONE_SURROGATE.search(text) else text
+    return encodable(text) if isinstance(text, str) else None, finish, counts
 
 
 def _sampling_params(options: GenerationOptions) -> dict[str, Any]:
@@ -367,48 +246,3 @@ def _refuses_response_format(exc: Exception) -> bool:
     """A 400/422 that names `response_format`: the server cannot constrain its output."""
     status = getattr(exc, "status_code", None)
     return status in (400, 422) and "response_format" in f"{getattr(exc, 'body', '')} {exc}"
-
-
-def _retry_after(headers: Any) -> float | None:
-    """Seconds from `retry-after-ms`, else `retry-after` (seconds or an HTTP date)."""
-    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value is None:
-            continue
-        try:
-            return float(value) * scale
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    parsed = email.utils.parsedate_tz(value) if value else None
-    return None if parsed is None else email.utils.mktime_tz(parsed) - time.time()
-
-
-def _error_code(exc: Any) -> str | None:
-    body = getattr(exc, "body", None)
-    return (body.get("code") or body.get("type")) if isinstance(body, dict) else None
-
-
-def _connection_reason(exc: BaseException) -> str:
-    """A few words on why a connection failed, from the innermost cause."""
-    seen: list[BaseException] = []
-    cause: BaseException | None = exc
-    while cause is not None and cause not in seen:
-        seen.append(cause)
-        cause = cause.__cause__ or cause.__context__
-    text = " ".join(f"{type(e).__name__} {e}" for e in seen).lower()
-    if "refused" in text:
-        return "connection refused"
-    if "name or service not known" in text or "nodename nor servname" in text or "gaierror" in text:
-        return "host not found"
-    if "ssl" in text or "certificate" in text:
-        return "TLS/certificate error"
-    if "incomplete chunked read" in text or "peer closed" in text or "reset" in text:
-        return "closed by the server"
-    inner = seen[-1]
-    return _one_line(str(inner)) or type(inner).__name__
-
-
-def _one_line(text: str, limit: int = 200) -> str:
-    text = " ".join(text.split()).rstrip(".")
-    return text if len(text) <= limit else text[: limit - 1] + "…"

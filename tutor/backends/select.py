@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Callable
 
 from tutor.backends.base import Backend
-from tutor.config import Settings, key_redirect_notice
+from tutor.config import Settings, first_backend, key_redirect_notice
 from tutor.errors import ConfigError
 
 # Placeholder for OpenAI-compatible servers that need no key (Ollama, a local vLLM):
@@ -79,7 +79,7 @@ def build_backend(
         return local_backend(settings, progress)
     if choice != "auto":
         raise ConfigError(f"unknown backend {choice!r}: use auto, openai or local")
-    if settings.api_key:
+    if first_backend(settings, choice) == "openai":
         from tutor.backends.fallback import FallbackBackend
 
         return FallbackBackend(

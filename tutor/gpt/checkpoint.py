@@ -24,7 +24,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Callable
 
-from tutor import atomic
+from tutor import files
 from tutor.errors import TrainingError, first_line
 
 INCOMPLETE = ".tutor-incomplete"
@@ -73,9 +73,9 @@ def prepare_out(out: Path, *, resume: bool, overwrite: bool) -> None:
 
 
 def atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
-    """`tutor.atomic.atomic_write`, with OSError turned into TrainingError."""
+    """`tutor.files.atomic_write`, with OSError turned into TrainingError."""
     try:
-        atomic.atomic_write(path, write)
+        files.atomic_write(path, write)
     except OSError as exc:
         raise _fail("write", path, exc) from exc
 

@@ -1,9 +1,11 @@
-"""Opening the history database: permissions, WAL, schema migrations and corruption recovery.
+"""Opening the history database: permissions, WAL, migrations (the tables are in `schema`) and
+corruption recovery.
 
-Every writer uses short `BEGIN IMMEDIATE` transactions with a busy timeout, and `transaction`
-retries the few that still find the database locked, so several `tutor` processes can save at
-once. A file SQLite cannot read is moved aside (`history.sqlite3.corrupt-<timestamp>`) and a
-fresh database takes its place; the caller is told where the old one went.
+Every writer uses short `BEGIN IMMEDIATE` transactions with a busy timeout, and `retry_locked`
+tries again the few that still find the database locked (taking a transaction, or opening the
+database), so several `tutor` processes can save at once. A file SQLite cannot read is moved
+aside (`history.sqlite3.corrupt-<timestamp>`) and a fresh database takes its place; the caller
+is told where the old one went.
 """
 
 from __future__ import annotations
@@ -13,131 +15,21 @@ import sqlite3
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, TypeVar
 
 from tutor.errors import StoreError
+from tutor.history.schema import MIGRATIONS, SCHEMA_VERSION
 from tutor.paths import data_dir
 
 FILE_NAME = "history.sqlite3"
 BUSY_TIMEOUT_MS = 5000  # how long one statement waits for another process's write lock
 LOCKED_RETRIES = 5  # then a few more tries, for the cases SQLite's busy handler skips
 _SIDE_FILES = ("-wal", "-shm")
+T = TypeVar("T")
 
 
 def history_path() -> Path:
     return data_dir() / FILE_NAME
-
-
-def _v1(conn: sqlite3.Connection) -> None:
-    _run_script(
-        conn,
-        """
-        CREATE TABLE lessons (
-            id TEXT PRIMARY KEY,          -- 6 characters of lowercase base32
-            topic TEXT NOT NULL,
-            level TEXT NOT NULL,
-            backend TEXT NOT NULL,        -- of the latest answer ("openai", "local")
-            model TEXT NOT NULL,
-            prompts TEXT NOT NULL,        -- PromptSet.fingerprint() of the prompts used
-            messages TEXT NOT NULL,       -- JSON chat messages, enough to resume
-            created_at REAL NOT NULL,     -- Unix seconds
-            updated_at REAL NOT NULL
-        );
-        CREATE INDEX lessons_by_update ON lessons (updated_at);
-        CREATE TABLE turns (
-            lesson_id TEXT NOT NULL REFERENCES lessons (id) ON DELETE CASCADE,
-            seq INTEGER NOT NULL,         -- 1 for the first answer
-            feedback TEXT,                -- NULL for the first explanation
-            answer TEXT NOT NULL DEFAULT '',
-            status TEXT NOT NULL CHECK (status IN ('streaming', 'done', 'interrupted', 'error')),
-            error TEXT,
-            backend TEXT NOT NULL,
-            model TEXT NOT NULL,
-            prompt_tokens INTEGER,
-            completion_tokens INTEGER,
-            time_to_first_token REAL,     -- seconds
-            tokens_per_second REAL,
-            started_at REAL NOT NULL,
-            finished_at REAL,
-            writer TEXT,                  -- "pid:start-time" of the process streaming it
-            PRIMARY KEY (lesson_id, seq)
-        );
-        """,
-    )
-
-
-def _v2(conn: sqlite3.Connection) -> None:
-    _run_script(
-        conn,
-        """
-        -- 1 when the turn answers the previous turn's request again (/retry)
-        ALTER TABLE turns ADD COLUMN retry INTEGER NOT NULL DEFAULT 0;
-        -- the --notes paths of the lesson as a JSON list (NULL: none), for resume
-        ALTER TABLE lessons ADD COLUMN notes TEXT
-        """,
-    )
-
-
-def _run_script(conn: sqlite3.Connection, script: str) -> None:
-    """Run `;`-separated statements inside the caller's transaction (`executescript` would
-    commit it first). Only the `;` that end statements may appear, comments included."""
-    for statement in script.split(";"):
-        if statement.strip():
-            conn.execute(statement)
-
-
-def _v3(conn: sqlite3.Connection) -> None:
-    """Quizzes (issue 15): the questions asked in a lesson, the review cards made from them,
-    and the learner profile."""
-    _run_script(
-        conn,
-        """
-        CREATE TABLE quiz_items (
-            lesson_id TEXT NOT NULL REFERENCES lessons (id) ON DELETE CASCADE,
-            quiz INTEGER NOT NULL,        -- 1 for the lesson's first quiz
-            seq INTEGER NOT NULL,         -- the question's number in its quiz
-            after_turn INTEGER,           -- the answer (turn seq) the questions were about
-            difficulty TEXT NOT NULL,
-            question TEXT NOT NULL,
-            reference TEXT NOT NULL,
-            concept TEXT NOT NULL,
-            attempts TEXT NOT NULL,       -- JSON list of answer and grade pairs
-            hint TEXT,                    -- the hint shown before a second try
-            outcome TEXT NOT NULL CHECK (outcome IN ('correct', 'partly', 'incorrect', 'skipped', 'revealed')),
-            created_at REAL NOT NULL,
-            PRIMARY KEY (lesson_id, quiz, seq)
-        );
-        CREATE TABLE review_cards (
-            id INTEGER PRIMARY KEY,
-            lesson_id TEXT REFERENCES lessons (id) ON DELETE CASCADE,
-            topic TEXT NOT NULL,
-            question TEXT NOT NULL,
-            reference TEXT NOT NULL,
-            concept TEXT NOT NULL,
-            fsrs TEXT NOT NULL,           -- the scheduler's card, as fsrs.Card.to_json()
-            due REAL NOT NULL,            -- Unix seconds, copied from the card for the index
-            reviews INTEGER NOT NULL DEFAULT 0,
-            created_at REAL NOT NULL
-        );
-        CREATE INDEX review_cards_by_due ON review_cards (due);
-        CREATE TABLE review_log (
-            card_id INTEGER NOT NULL REFERENCES review_cards (id) ON DELETE CASCADE,
-            answer TEXT,                  -- NULL when skipped or revealed
-            grade TEXT,                   -- JSON, as stored for quiz attempts
-            rating TEXT NOT NULL,         -- again, hard or good
-            reviewed_at REAL NOT NULL
-        );
-        CREATE TABLE profile (
-            key TEXT PRIMARY KEY,         -- level, preferences, feedback_counts, missed, notes
-            value TEXT NOT NULL           -- JSON
-        );
-        """,
-    )
-
-
-# Ordered: MIGRATIONS[n] takes a database from user_version n to n + 1. Only ever append.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]
-SCHEMA_VERSION = len(MIGRATIONS)
 
 
 class DamagedText(str):
@@ -160,20 +52,26 @@ def is_locked(exc: sqlite3.Error) -> bool:
     )
 
 
+def retry_locked(action: Callable[[], T], *, sleep: Callable[[float], None] = time.sleep) -> T:
+    """`action()`, tried again while it finds the database locked: LOCKED_RETRIES more times,
+    50 ms, 100 ms ... apart. The last try's error propagates, as does any other error."""
+    for attempt in range(LOCKED_RETRIES):
+        try:
+            return action()
+        except sqlite3.Error as exc:
+            if not is_locked(exc):
+                raise
+        sleep(0.05 * (attempt + 1))
+    return action()
+
+
 @contextmanager
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """One short write transaction, taken with BEGIN IMMEDIATE so it never deadlocks on upgrade.
 
     Only the BEGIN is retried: once the write lock is held, the body cannot meet a lock.
     """
-    for attempt in range(LOCKED_RETRIES + 1):
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            break
-        except sqlite3.OperationalError as exc:
-            if not is_locked(exc) or attempt == LOCKED_RETRIES:
-                raise
-            time.sleep(0.05 * (attempt + 1))
+    retry_locked(lambda: conn.execute("BEGIN IMMEDIATE"))
     try:
         yield conn
         conn.execute("COMMIT")
@@ -277,16 +175,17 @@ def connect(
         return None
     if not create and not _writable_folder(path):
         return _connect_read_only(path)
-    for attempt in range(LOCKED_RETRIES + 1):
+
+    def open_once() -> sqlite3.Connection:
+        _create_private(path)
+        return _connect(path)
+
+    for _ in range(LOCKED_RETRIES + 1):  # a damaged file moved aside is opened again, fresh
         try:
-            _create_private(path)
-            return _connect(path)
+            return retry_locked(open_once)
         except sqlite3.Error as exc:
             if is_locked(exc):
-                if attempt == LOCKED_RETRIES:
-                    raise StoreError(f"the history database {path} stayed locked by another tutor; try again") from None
-                time.sleep(0.05 * (attempt + 1))
-                continue
+                raise StoreError(f"the history database {path} stayed locked by another tutor; try again") from None
             if not _damaged(path, exc):
                 if not _writable_folder(path):
                     raise StoreError(f"cannot open the history database {path}: its folder is read-only") from None

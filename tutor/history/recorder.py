@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from tutor.backends.base import Backend
     from tutor.options import Usage
     from tutor.conversation import Conversation
-    from tutor.lesson import Answer
+    from tutor.lesson_io import Answer
 
 SAVE_INTERVAL_S = 0.5  # the most streamed text a crash can lose
 

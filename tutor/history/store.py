@@ -253,7 +253,7 @@ class HistoryStore:
         turns = [
             Turn(
                 seq=t["seq"], feedback=t["feedback"], answer=t["answer"],
-                status=_effective_status(t["status"], t["writer"]) or "interrupted", error=t["error"],
+                status=_effective_status(t["status"], t["writer"]), error=t["error"],
                 backend=t["backend"], model=t["model"], prompt_tokens=t["prompt_tokens"],
                 completion_tokens=t["completion_tokens"], time_to_first_token=t["time_to_first_token"],
                 tokens_per_second=t["tokens_per_second"], started_at=t["started_at"], finished_at=t["finished_at"],

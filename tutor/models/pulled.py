@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 
 from tutor import paths
-from tutor.atomic import atomic_write
+from tutor.files import atomic_write
 from tutor.errors import PullError
 from tutor.models.suggested import SUGGESTED
 

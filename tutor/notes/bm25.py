@@ -98,9 +98,9 @@ class BM25:
         start, end = self.starts[row], self.starts[row + 1]
         return self.doc_ids[start:end], self.counts[start:end]
 
-    def idf(self, term: str) -> float:
-        n = len(self._postings(term)[0])
-        return math.log((self.size - n + 0.5) / (n + 0.5) + 1.0)
+    def _idf(self, matching: int) -> float:
+        """How much a term found in `matching` documents weighs: the rarer, the more (never below 0)."""
+        return math.log((self.size - matching + 0.5) / (matching + 0.5) + 1.0)
 
     def scores(self, query_terms: Sequence[str]) -> dict[int, float]:
         """Score of every document that shares at least one term with the query."""
@@ -109,7 +109,7 @@ class BM25:
             doc_ids, counts = self._postings(term)
             if not doc_ids:
                 continue
-            idf = math.log((self.size - len(doc_ids) + 0.5) / (len(doc_ids) + 0.5) + 1.0)
+            idf = self._idf(len(doc_ids))
             for doc_id, tf in zip(doc_ids, counts):
                 norm = K1 * (1 - B + B * self.lengths[doc_id] / self.average)
                 result[doc_id] = result.get(doc_id, 0.0) + idf * tf * (K1 + 1) / (tf + norm)

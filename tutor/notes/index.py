@@ -23,7 +23,7 @@ from tutor.notes.bm25 import BM25, term_counts
 from tutor.notes.chunking import Chunk, chunk_note
 from tutor.errors import NotesError, SkipFile
 from tutor.notes.files import NoteFile, Warn, collect, decode_note
-from tutor.atomic import atomic_write
+from tutor.files import atomic_write
 from tutor.paths import cache_dir
 
 CACHE_VERSION = 3  # 3: JSON files instead of pickles

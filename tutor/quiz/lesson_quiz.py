@@ -6,7 +6,7 @@ renderer (so model text is sanitized like any answer) and its consoles.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Protocol
 
 from rich.markup import escape
 
@@ -16,11 +16,30 @@ from tutor.quiz.session import QuizResult, QuizSession
 from tutor.messages import print_error
 
 if TYPE_CHECKING:
-    from tutor.lesson import Lesson, Terminal
+    from tutor.backends.base import Backend
+    from tutor.conversation import Conversation
+    from tutor.lesson_io import Answer, Terminal
+    from tutor.options import GenerationOptions
+    from tutor.prompts import PromptSet
     from tutor.quiz.keeper import QuizKeeper
 
 DEFAULT_QUESTIONS = 3
 KeeperFactory = Callable[[], "QuizKeeper | None"]
+
+
+class QuizzedLesson(Protocol):
+    """What a quiz uses of the lesson it runs in (`tutor.lesson.Lesson`, which runs the quizzes:
+    a protocol here keeps the two modules from importing each other)."""
+
+    conversation: Conversation
+    backend: Backend
+    prompts: PromptSet
+    options: GenerationOptions
+    terminal: Terminal
+
+    def answer(self) -> Answer: ...
+
+    def handle(self, line: str) -> None: ...
 
 
 class TerminalQuizIO:
@@ -58,7 +77,7 @@ def question_count(argument: str) -> int:
     return count
 
 
-def quiz_lesson(lesson: Lesson, argument: str, *, keeper: KeeperFactory | None = None) -> QuizResult | None:
+def quiz_lesson(lesson: QuizzedLesson, argument: str, *, keeper: KeeperFactory | None = None) -> QuizResult | None:
     """Quiz the learner on the lesson's latest explanation, then offer to re-explain what was missed.
 
     Returns None when the quiz did not start (Ctrl-C while the questions were written).
@@ -91,7 +110,7 @@ def quiz_lesson(lesson: Lesson, argument: str, *, keeper: KeeperFactory | None =
     return result
 
 
-def offer_revision(lesson: Lesson, result: QuizResult, io: TerminalQuizIO) -> None:
+def offer_revision(lesson: QuizzedLesson, result: QuizResult, io: TerminalQuizIO) -> None:
     try:
         reply = io.read("Re-explain the missed part? (y/N) ").strip().lower()
     except (EOFError, KeyboardInterrupt):
@@ -100,7 +119,7 @@ def offer_revision(lesson: Lesson, result: QuizResult, io: TerminalQuizIO) -> No
         lesson.handle(result.revision_feedback(lesson.prompts))
 
 
-def quiz_only(lesson: Lesson, count: int, *, keeper: KeeperFactory | None = None) -> int:
+def quiz_only(lesson: QuizzedLesson, count: int, *, keeper: KeeperFactory | None = None) -> int:
     """`tutor quiz`: answer a pending request first, then quiz. Returns the exit code."""
     if lesson.conversation.awaiting_answer:
         first = lesson.answer()

@@ -7,7 +7,7 @@ shape, `{"error": {"message", "type", "param", "code"}}`, and as early as possib
 (400) and a full queue (503 with `retry-after`) are all refused before a response starts.
 Any model name is accepted, since one model is served (clients default to names such as
 `gpt-4o-mini`); answers report the real one. `/health` needs no key, as for vLLM and llama.cpp's
-server, so load balancers can probe it. See `tutor.serve.queue` for how requests share the model.
+server, so load balancers can probe it. See `tutor.serve.worker` for how requests share the model.
 
 How one answer is sent (and cancelled when its client leaves) is in `tutor.serve.responses`.
 """
@@ -31,7 +31,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tutor.backends.base import Backend
-from tutor.serve.queue import Job, ModelWorker
+from tutor.serve.worker import Job, ModelWorker
 from tutor.serve.responses import HEARTBEAT_S, ChatResponse, error_response
 from tutor.serve.schema import parse_chat_request
 from tutor.serve.wire import APIError, Completion, model_card

@@ -14,7 +14,7 @@ from typing import Any
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from tutor.serve.queue import Event, Failed, Finished, Job, Text
+from tutor.serve.worker import Event, Failed, Finished, Job, TextChunk
 from tutor.serve.wire import DONE_FRAME, SSE_HEADERS, APIError, Completion, frame
 
 HEARTBEAT_S = 10.0  # a queued stream sends a comment this often so client read timeouts don't fire
@@ -61,7 +61,7 @@ class ChatResponse(Response):
         parts: list[str] = []
         while True:
             event = await self.job.events.get()
-            if isinstance(event, Text):
+            if isinstance(event, TextChunk):
                 parts.append(event.text)
             elif isinstance(event, Finished):
                 body = self.completion.message("".join(parts), event.finish_reason, event.prompt_tokens, event.completion_tokens)
@@ -78,7 +78,7 @@ class ChatResponse(Response):
             return
         await self._start(send)
         while True:
-            if isinstance(event, Text):
+            if isinstance(event, TextChunk):
                 text, event = self._coalesce(event)
                 await send(_body(frame(self.completion.text_chunk(text))))
                 if event is not None:
@@ -113,12 +113,12 @@ class ChatResponse(Response):
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send(_body(frame(self.completion.role_chunk())))
 
-    def _coalesce(self, event: Text) -> tuple[str, Event | None]:
+    def _coalesce(self, event: TextChunk) -> tuple[str, Event | None]:
         """Join the texts already waiting (a slow reader gets fewer, larger frames)."""
         parts = [event.text]
         while not self.job.events.empty():
             following = self.job.events.get_nowait()
-            if not isinstance(following, Text):
+            if not isinstance(following, TextChunk):
                 return "".join(parts), following
             parts.append(following.text)
         return "".join(parts), None

@@ -32,7 +32,7 @@ from tutor.backends.base import Backend
 
 from tutor.options import GenerationOptions, Message
 from tutor.errors import ContextOverflow, TutorError
-from tutor.serve.stops import StopScanner
+from tutor.stops import StopScanner
 from tutor.serve.wire import APIError
 
 log = logging.getLogger("tutor.serve")
@@ -42,7 +42,7 @@ SHUTTING_DOWN = "The server is shutting down. Try again once it is back."
 
 
 @dataclass(frozen=True)
-class Text:
+class TextChunk:
     """A piece of the answer, already cut at stop strings."""
 
     text: str
@@ -60,7 +60,7 @@ class Failed:
     error: APIError
 
 
-Event = Text | Finished | Failed
+Event = TextChunk | Finished | Failed
 
 
 class Job:
@@ -101,7 +101,7 @@ class Job:
 
     def emit(self, event: Event) -> None:
         """Hand an event to the loop; safe from any thread, and after the loop has closed."""
-        if not isinstance(event, Text):
+        if not isinstance(event, TextChunk):
             self._finished = True
         try:
             self._loop.call_soon_threadsafe(self.events.put_nowait, event)
@@ -136,7 +136,6 @@ class ModelWorker:
         self.max_queued = max_queued
         self.workers = workers
         self.running: list[Job] = []
-        self.completed = 0  # jobs that ran to an end, whatever the end
         self._clock = clock
         self._waiting: deque[Job] = deque()
         self._changed = threading.Condition()
@@ -254,7 +253,6 @@ class ModelWorker:
                 # with several workers, jobs end that often: the wait for a free one is shorter
                 self._average_s = 0.7 * self._average_s + 0.3 * (self._clock() - started) / self.workers
                 self.running.remove(job)
-                self.completed += 1
                 self._changed.notify_all()
 
     def _generate(self, job: Job) -> Event:
@@ -272,13 +270,13 @@ class ModelWorker:
                     break
                 text = scanner.feed(chunk)
                 if text:
-                    job.emit(Text(text))
+                    job.emit(TextChunk(text))
                 if scanner.stopped:
                     break
             else:
                 tail = scanner.flush()
                 if tail:
-                    job.emit(Text(tail))
+                    job.emit(TextChunk(tail))
         except ContextOverflow as exc:
             return Failed(APIError(400, str(exc), param="messages", code="context_length_exceeded"))
         except TutorError as exc:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tutor.serve.stops import StopScanner
+from tutor import transcript
+from tutor.stops import StopScanner
 
 
 def run(chunks: list[str], stops: list[str]) -> tuple[list[str], bool]:
@@ -52,3 +53,27 @@ def test_without_stops_text_passes_straight_through():
     scanner = StopScanner([])
     assert scanner.feed("a<") == "a<"
     assert scanner.flush() == ""
+
+
+@pytest.mark.parametrize(
+    ("chunks", "text"),
+    [
+        (["Recursion is a function", " calling itself.", "\n### User:\nmore"], "Recursion is a function calling itself."),
+        (["Done.  ", "\n", "\n##", "# User:"], "Done."),  # the whitespace waits for what follows it
+        (["Done. \n\n### User:"], "Done."),
+        (["Line one\n", "Line two"], "Line one\nLine two"),  # whitespace before more text is kept
+        (["Ends without a header  \n"], "Ends without a header  \n"),  # flushed as it came
+    ],
+)
+def test_the_transcript_scanner_drops_the_whitespace_before_the_header(chunks, text):
+    scanner = transcript.stop_scanner()
+    out = [scanner.feed(chunk) for chunk in chunks]
+    out.append(scanner.flush())
+    assert "".join(out) == text
+    assert scanner.stopped == (transcript.STOP_STRING in "".join(chunks))
+
+
+def test_trailing_whitespace_is_held_until_the_next_chunk_decides():
+    scanner = StopScanner(["\n### "], trim_before_stop=True)
+    assert scanner.feed("Done. ") == "Done."
+    assert scanner.feed("Next") == " Next"

@@ -1,4 +1,8 @@
-"""Stop strings: cut a streamed answer at the first one, even when it spans two chunks."""
+"""Stop strings: cut a streamed answer at the first one, even when it spans two chunks.
+
+The one scanner for every stream: the server's `stop` parameter (`tutor serve`) and the
+transcript format's header (`tutor.transcript.stop_scanner`).
+"""
 
 from __future__ import annotations
 
@@ -14,10 +18,14 @@ class StopScanner:
 
     Args:
         stops: the stop strings; empty ones are ignored.
+        trim_before_stop: whitespace right before a stop string is not part of the answer
+            either: trailing whitespace is held back too, until the next chunk shows what
+            follows it.
     """
 
-    def __init__(self, stops: Sequence[str]) -> None:
+    def __init__(self, stops: Sequence[str], *, trim_before_stop: bool = False) -> None:
         self.stops = tuple(s for s in stops if s)
+        self.trim_before_stop = trim_before_stop
         self.stopped = False
         self._held = ""
 
@@ -34,15 +42,19 @@ class StopScanner:
         hits = [i for i in (buffer.find(stop) for stop in self.stops) if i >= 0]
         if hits:
             self.stopped, self._held = True, ""
-            return buffer[: min(hits)]
+            return self._trim(buffer[: min(hits)])
         keep = max((_overlap(buffer, stop) for stop in self.stops), default=0)
-        self._held = buffer[len(buffer) - keep :] if keep else ""
-        return buffer[: len(buffer) - keep]
+        ready = self._trim(buffer[: len(buffer) - keep])
+        self._held = buffer[len(ready) :]
+        return ready
 
     def flush(self) -> str:
         """What was held back, once the answer has ended without reaching a stop string."""
         held, self._held = self._held, ""
         return "" if self.stopped else held
+
+    def _trim(self, text: str) -> str:
+        return text.rstrip() if self.trim_before_stop else text
 
 
 def _overlap(text: str, stop: str) -> int:
