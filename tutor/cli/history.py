@@ -156,7 +156,7 @@ def export(
 ) -> None:
     """Write a lesson as Markdown (topic, then each feedback and answer) or as JSON."""
     from tutor.history.export import to_json, to_markdown
-    from tutor.lesson import write_markdown
+    from tutor.files import write_text
 
     out, err = consoles(ctx)
     lesson = load_lesson(err, lesson_id)
@@ -170,7 +170,7 @@ def export(
         out.file.write(text)
         out.file.flush()
         return
-    write_markdown(output, text)  # atomic: a failed write leaves no partial file
+    write_text(output, text)  # atomic: a failed write leaves no partial file
     err.print(f"[green]exported[/] {lesson.id} to {escape(str(output))}")
 
 

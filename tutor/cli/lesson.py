@@ -169,7 +169,8 @@ def run_lesson(
 
     from tutor.cli.progress import RichLoadProgress
     from tutor.history.recorder import open_recorder
-    from tutor.lesson import Lesson, Terminal
+    from tutor.lesson import Lesson
+    from tutor.lesson_io import Terminal
 
     build_backend = backend_builder(ctx)
     out, err = consoles(ctx)

@@ -102,7 +102,7 @@ def review(
     """Ask the review cards that are due (spaced repetition, FSRS), grade and reschedule them."""
     from tutor.cli.progress import RichLoadProgress
     from tutor.config import load_settings
-    from tutor.lesson import Terminal
+    from tutor.lesson_io import Terminal
     from tutor.prompts import PromptSet
     from tutor.quiz.lesson_quiz import TerminalQuizIO
     from tutor.quiz.review import ReviewDeck
