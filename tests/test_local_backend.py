@@ -15,7 +15,7 @@ from tutor.errors import BackendError, ModelError, UsageError
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from tutor.backends.local import IncrementalDecoder, LocalBackend  # noqa: E402
+from tutor.backends.transformers import IncrementalDecoder, LocalBackend  # noqa: E402
 
 MESSAGES = [
     {"role": "system", "content": "You are a tutor."},
@@ -60,7 +60,7 @@ def _reference_ids(directory, prompt_ids, max_new):
 def test_repetition_penalty_spares_the_prompt_and_covers_earlier_answers(tiny_dirs):
     from transformers import AutoModelForCausalLM
 
-    from tutor.backends.local_engines import GenerateEngine, Settings
+    from tutor.backends.transformers_engine import GenerateEngine, Settings
 
     engine = GenerateEngine(AutoModelForCausalLM.from_pretrained(str(tiny_dirs["chat"])).eval(), pad_token_id=None)
 
@@ -245,7 +245,7 @@ def test_import_is_cheap():
     import subprocess
     import sys
 
-    code = "import sys, tutor.backends.local; print('torch' in sys.modules, 'transformers' in sys.modules)"
+    code = "import sys, tutor.backends.transformers; print('torch' in sys.modules, 'transformers' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from tutor import modelstore
+from tutor.models import store as modelstore
 from tutor.cli_models import RichLoadProgress, collect_models, models_table
 from tutor.errors import ModelError
 

@@ -22,10 +22,10 @@ from tutor.errors import ModelError, TrainingError
 
 def resolve_base(spec: str) -> Path:
     """The model directory `--init-from` names: "smollm2" (converted once) or a model dir."""
-    from tutor import modelstore
+    from tutor.models import store
 
     try:
-        return modelstore.resolve(spec).path
+        return store.resolve(spec).path
     except ModelError as exc:
         raise TrainingError(f"--init-from {spec}: {exc}") from exc
 

@@ -22,9 +22,9 @@ def load_model(spec: str):
     if path.is_dir() and (path / INCOMPLETE).exists():
         raise ModelError(f"{path} is an unfinished training run; finish it with `tutor train ... --out {path} --resume`")
     if not (path.is_dir() and (path / "config.json").is_file()):
-        from tutor import modelstore
+        from tutor.models import store
 
-        path = modelstore.resolve(spec).path
+        path = store.resolve(spec).path
     refuse_pickled_weights(path)
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer

@@ -41,11 +41,11 @@ def resolve_local(spec: str, *, progress: LoadProgress | None = None) -> LocalMo
     """
     if spec in SHIPPED:
         return LocalModel(spec, "shipped", shipped_gguf(SHIPPED[spec], progress))
-    from tutor import modelstore
+    from tutor.models import store
     from tutor.models.pulled import find_pulled
 
     path = Path(spec).expanduser()
-    trained = modelstore.trained_models_dir() / spec
+    trained = store.trained_models_dir() / spec
     if not path.exists() and "/" not in spec and trained.is_dir():
         path = trained
     if not path.exists():  # a path wins over a repo id that looks the same ("models/foo")
@@ -55,8 +55,8 @@ def resolve_local(spec: str, *, progress: LoadProgress | None = None) -> LocalMo
     if path.is_file():
         return LocalModel(path.name, "gguf", path)
     if path.is_dir():
-        modelstore.check_model_dir(path)
-        kind = "trained" if path.resolve().parent == modelstore.trained_models_dir().resolve() else "directory"
+        store.check_model_dir(path)
+        kind = "trained" if path.resolve().parent == store.trained_models_dir().resolve() else "directory"
         return LocalModel(path.name, kind, path)
     names = ", ".join(SHIPPED)
     raise ModelError(

@@ -19,7 +19,7 @@ from tutor import transcript
 from tutor.backends.base import UsageMeter
 from tutor.options import GenerationOptions, Message, Usage
 from tutor.errors import BackendError, ContextOverflow, ModelError, UsageError, first_line
-from tutor.modelstore import LoadProgress, ResolvedModel, resolve
+from tutor.models.store import LoadProgress, ResolvedModel, resolve
 
 DEVICES = ("auto", "cpu", "cuda")
 DEFAULTS = dict(temperature=0.2, top_p=0.9, top_k=None, repetition_penalty=1.1, max_tokens=1024)
@@ -109,7 +109,7 @@ class LocalBackend:
     def stream(self, messages: Sequence[Message], options: GenerationOptions) -> Iterator[str]:
         """Yield the answer in chunks; closing the iterator stops the worker within one step."""
         self.load()
-        from tutor.backends.local_engines import Settings
+        from tutor.backends.transformers_engine import Settings
 
         full = prompt = self.prompt_ids(messages)
         wanted = DEFAULTS["max_tokens"] if options.max_tokens is None else options.max_tokens
@@ -282,7 +282,7 @@ def _load_engine(path: Path, device: str, pad_token_id: int | None):
     import torch
     from transformers import AutoModelForCausalLM
 
-    from tutor.backends.local_engines import GenerateEngine
+    from tutor.backends.transformers_engine import GenerateEngine
 
     from transformers.utils import logging as transformers_logging
 

@@ -177,7 +177,7 @@ def cached_conversion(
     if verify_cache(target):
         return target
     if convert is None:
-        from tutor.gguf_convert import convert_gguf as convert
+        from tutor.models.gguf import convert_gguf as convert
     try:
         return build_cache(target, lambda tmp: convert(gguf, tmp, progress), source=gguf)
     except OSError as exc:
