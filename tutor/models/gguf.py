@@ -14,7 +14,7 @@ import io
 from pathlib import Path
 
 from tutor.errors import ModelError, first_line
-from tutor.models.store import LoadProgress
+from tutor.models.progress import LoadProgress
 
 STAGES = ("reading GGUF metadata", "converting the tokenizer", "dequantizing weights", "writing safetensors")
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from tutor.errors import ModelError
 from tutor.models.catalog import SHIPPED
-from tutor.models.shipped import LoadProgress, shipped_gguf
+from tutor.models.progress import LoadProgress
+from tutor.models.shipped import shipped_gguf
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ def resolve_local(spec: str, *, progress: LoadProgress | None = None) -> LocalMo
     if spec in SHIPPED:
         return LocalModel(spec, "shipped", shipped_gguf(SHIPPED[spec], progress))
     from tutor.models import store
+    from tutor.models.folder import check_model_dir
     from tutor.models.pulled import find_pulled
 
     path = Path(spec).expanduser()
@@ -55,7 +57,7 @@ def resolve_local(spec: str, *, progress: LoadProgress | None = None) -> LocalMo
     if path.is_file():
         return LocalModel(path.name, "gguf", path)
     if path.is_dir():
-        store.check_model_dir(path)
+        check_model_dir(path)
         kind = "trained" if path.resolve().parent == store.trained_models_dir().resolve() else "directory"
         return LocalModel(path.name, kind, path)
     names = ", ".join(SHIPPED)

