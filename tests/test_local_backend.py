@@ -190,6 +190,17 @@ def test_incremental_decoder_never_splits_a_character(chat_backend):
     assert "".join(chunks) == text
 
 
+
+def test_tutor_sample_streams_the_same_text_as_one_decode_special_tokens_kept(chat_backend):
+    from tutor.gpt.sample import stream_text
+
+    tokenizer = chat_backend._tokenizer
+    ids = tokenizer("<|im_start|>Café € naïve 🙂<|im_end|> done " * 20, add_special_tokens=False)["input_ids"]
+    chunks = list(stream_text(tokenizer, iter(ids)))
+    assert all("\ufffd" not in c for c in chunks)
+    whole = tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+    assert "".join(chunks) == whole and "<|im_end|>" in whole
+
 def test_missing_path_is_a_model_error(tmp_path):
     with pytest.raises(ModelError, match="not found"):
         LocalBackend(model=str(tmp_path / "nowhere")).load()
