@@ -4,7 +4,7 @@
 
 Prints one table:
 - decode tok/s with each of `--thread-counts` llama.cpp threads, in alternating rounds (the
-  evidence behind `llama.default_threads`);
+  evidence behind `llama_server.default_threads`);
 - decode tok/s of tutor's backend and of llama.cpp's own HTTP server (a child process serving
   the same GGUF with the same threads), in alternating rounds, and their ratio;
 - a revision's time to first token against the first answer's (llama.cpp's prompt cache);

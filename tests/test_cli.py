@@ -188,7 +188,7 @@ def test_help_loads_no_model_network_or_progress_libraries():
     code = (
         "import sys, runpy; sys.argv = ['tutor', '--help']\n"
         "try:\n    runpy.run_module('tutor', run_name='__main__')\nexcept SystemExit:\n    pass\n"
-        "heavy = {'torch', 'transformers', 'openai', 'numpy', 'sqlite3', 'rich.progress', 'tutor.modelstore'}\n"
+        "heavy = {'torch', 'transformers', 'openai', 'numpy', 'sqlite3', 'rich.progress', 'tutor.models.store'}\n"
         "print(sorted(heavy & set(sys.modules)))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

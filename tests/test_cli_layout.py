@@ -67,5 +67,5 @@ def test_help_imports_only_the_command_modules_not_what_the_commands_use():
                                 timeout=60).stdout.split())
     assert "tutor.cli.app" in loaded
     used = {"rich.table", "rich.progress", "tutor.cli.progress", "tutor.cli.notes", "tutor.history", "tutor.notes",
-            "tutor.lesson", "tutor.backends", "tutor.modelstore"}
+            "tutor.lesson", "tutor.backends", "tutor.models.store"}
     assert used & loaded == set()

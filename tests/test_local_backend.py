@@ -15,7 +15,8 @@ from tutor.errors import BackendError, ModelError, UsageError
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from tutor.backends.local import IncrementalDecoder, LocalBackend  # noqa: E402
+from tutor.backends.transformers import LocalBackend  # noqa: E402
+from tutor.gpt.detokenize import IncrementalDecoder  # noqa: E402
 
 MESSAGES = [
     {"role": "system", "content": "You are a tutor."},
@@ -60,12 +61,12 @@ def _reference_ids(directory, prompt_ids, max_new):
 def test_repetition_penalty_spares_the_prompt_and_covers_earlier_answers(tiny_dirs):
     from transformers import AutoModelForCausalLM
 
-    from tutor.backends.local_engines import GenerateEngine, Settings
+    from tutor.backends.transformers_engine import GenerateEngine, SamplingSettings
 
     engine = GenerateEngine(AutoModelForCausalLM.from_pretrained(str(tiny_dirs["chat"])).eval(), pad_token_id=None)
 
     def run(prompt, penalty, earlier=frozenset()):
-        settings = Settings(temperature=0, top_p=1.0, top_k=None, repetition_penalty=penalty,
+        settings = SamplingSettings(temperature=0, top_p=1.0, top_k=None, repetition_penalty=penalty,
                             max_new_tokens=24, seed=None, stop_ids=frozenset(), penalised_ids=earlier)
         ids: list[int] = []
         engine.run(prompt, settings, ids.append, threading.Event())
@@ -189,6 +190,17 @@ def test_incremental_decoder_never_splits_a_character(chat_backend):
     assert "".join(chunks) == text
 
 
+
+def test_tutor_sample_streams_the_same_text_as_one_decode_special_tokens_kept(chat_backend):
+    from tutor.gpt.sample import stream_text
+
+    tokenizer = chat_backend._tokenizer
+    ids = tokenizer("<|im_start|>Café € naïve 🙂<|im_end|> done " * 20, add_special_tokens=False)["input_ids"]
+    chunks = list(stream_text(tokenizer, iter(ids)))
+    assert all("\ufffd" not in c for c in chunks)
+    whole = tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+    assert "".join(chunks) == whole and "<|im_end|>" in whole
+
 def test_missing_path_is_a_model_error(tmp_path):
     with pytest.raises(ModelError, match="not found"):
         LocalBackend(model=str(tmp_path / "nowhere")).load()
@@ -245,7 +257,7 @@ def test_import_is_cheap():
     import subprocess
     import sys
 
-    code = "import sys, tutor.backends.local; print('torch' in sys.modules, 'transformers' in sys.modules)"
+    code = "import sys, tutor.backends.transformers; print('torch' in sys.modules, 'transformers' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
 
@@ -259,3 +271,23 @@ def test_prompt_longer_than_the_context_keeps_its_end(chat_backend):
     assert "did not fit the model's 512-token context" in usage.notice
     assert usage.completion_tokens <= 8
 
+
+
+def test_loading_a_model_folder_reads_its_config_once(tiny_dirs):
+    """config.json is parsed once and handed along (tokenizer, weights, stop ids): an audit hook,
+    in a fresh process of its own, counts every open of it during `load()`."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "opened = []\n"
+        "sys.addaudithook(lambda event, args: opened.append(str(args[0])) if event == 'open' else None)\n"
+        "from tutor.backends.transformers import LocalBackend\n"
+        "opened.clear()\n"
+        f"LocalBackend(model={str(tiny_dirs['chat'])!r}, device='cpu').load()\n"
+        "print(sum(name.endswith('config.json') and not name.endswith('_config.json') for name in opened))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[-1] == "1"

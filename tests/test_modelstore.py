@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from tutor import modelstore
 from tutor.cli.models import collect_models, models_table
 from tutor.cli.progress import RichLoadProgress
+from tutor.models import cache as model_cache, folder, store as modelstore
 from tutor.errors import ModelError
 
 
@@ -58,7 +58,7 @@ def test_gguf_is_converted_once_then_loaded_from_cache(tiny_dir, fake_gguf):
     assert first.path.parent == modelstore.models_cache()
     assert first.path.name.startswith("Tiny-Model.Q4-")
     assert reports == [("copying", 0, 1), ("done", 1, 1)]
-    assert modelstore.verify_cache(first.path, deep=True)
+    assert model_cache.verify_cache(first.path, deep=True)
     assert [p.name for p in first.path.parent.iterdir()] == [first.path.name]  # no temporaries left
 
 
@@ -77,15 +77,15 @@ def test_damaged_cache_is_rebuilt(tiny_dir, fake_gguf, damage):
         data[-1] ^= 0xFF
         weights.write_bytes(bytes(data))
     elif damage == "drop_manifest":
-        (path / modelstore.MANIFEST).unlink()
+        (path / model_cache.MANIFEST).unlink()
     elif damage == "delete_tokenizer":
         (path / "tokenizer.json").unlink()
     else:
-        (path / modelstore.MANIFEST).write_text("{not json")
-    assert not modelstore.verify_cache(path)
+        (path / model_cache.MANIFEST).write_text("{not json")
+    assert not model_cache.verify_cache(path)
     again = modelstore.resolve(str(fake_gguf), convert=convert)
     assert convert.calls == 2
-    assert again.path == path and modelstore.verify_cache(path, deep=True)
+    assert again.path == path and model_cache.verify_cache(path, deep=True)
 
 
 def test_deep_verify_catches_damage_in_the_middle(tiny_dir, fake_gguf):
@@ -94,8 +94,8 @@ def test_deep_verify_catches_damage_in_the_middle(tiny_dir, fake_gguf):
     data = bytearray(weights.read_bytes())
     data[len(data) // 2] ^= 0xFF
     weights.write_bytes(bytes(data))
-    assert modelstore.verify_cache(path)  # the cheap check on every load: sizes and edges
-    assert not modelstore.verify_cache(path, deep=True)
+    assert model_cache.verify_cache(path)  # the cheap check on every load: sizes and edges
+    assert not model_cache.verify_cache(path, deep=True)
 
 
 def test_failed_conversion_leaves_nothing_behind(tiny_dir, fake_gguf):
@@ -105,7 +105,7 @@ def test_failed_conversion_leaves_nothing_behind(tiny_dir, fake_gguf):
 
 
 def test_partial_directory_without_manifest_is_not_used(tiny_dir, fake_gguf):
-    target = modelstore.models_cache() / f"Tiny-Model.Q4-{modelstore.gguf_identity(fake_gguf)}"
+    target = modelstore.models_cache() / f"Tiny-Model.Q4-{model_cache.gguf_identity(fake_gguf)}"
     target.mkdir(parents=True)
     shutil.copy(tiny_dir / "config.json", target)  # a conversion that died part-way
     convert = CopyConverter(tiny_dir)
@@ -114,9 +114,9 @@ def test_partial_directory_without_manifest_is_not_used(tiny_dir, fake_gguf):
 
 
 def test_new_converter_version_changes_the_cache_key(fake_gguf, monkeypatch):
-    before = modelstore.gguf_identity(fake_gguf)
-    monkeypatch.setattr(modelstore, "CONVERTER_VERSION", modelstore.CONVERTER_VERSION + 1)
-    assert modelstore.gguf_identity(fake_gguf) != before
+    before = model_cache.gguf_identity(fake_gguf)
+    monkeypatch.setattr(model_cache, "CONVERTER_VERSION", model_cache.CONVERTER_VERSION + 1)
+    assert model_cache.gguf_identity(fake_gguf) != before
 
 
 def test_model_directory_resolves_to_itself(tiny_dir):
@@ -151,12 +151,12 @@ def test_garbled_safetensors_header(tiny_dir, tmp_path):
     shutil.copytree(tiny_dir, broken)
     (broken / "model.safetensors").write_bytes(b"\xff" * 64)
     with pytest.raises(ModelError, match="safetensors"):
-        modelstore.check_model_dir(broken)
+        folder.check_model_dir(broken)
 
 
 def test_count_parameters_reads_headers(tiny_dir):
     config = json.loads((tiny_dir / "config.json").read_text())
-    count = modelstore.count_parameters(tiny_dir)
+    count = folder.count_parameters(tiny_dir)
     assert count and count > config["vocab_size"] * config["hidden_size"]
 
 
@@ -210,10 +210,10 @@ def test_an_unfinished_training_run_is_refused(tiny_dir, tmp_path):
 
     run = tmp_path / "run"
     shutil.copytree(tiny_dir, run)
-    modelstore.check_model_dir(run)
+    folder.check_model_dir(run)
     (run / INCOMPLETE).write_text("")
     with pytest.raises(ModelError, match="unfinished `tutor train` run"):
-        modelstore.check_model_dir(run)
+        folder.check_model_dir(run)
 
 
 def test_a_model_folder_named_like_markup_is_listed_as_is(tiny_dir):

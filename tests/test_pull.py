@@ -17,7 +17,8 @@ import pytest
 from hub_server import FakeHub, Fault, HubFile, running_hub, write_gguf
 
 from tutor.errors import PullError
-from tutor.models.pull import choose_gguf, find_pulled, list_pulled, parse_spec, pull
+from tutor.models.hub_files import choose_gguf
+from tutor.models.pull import find_pulled, list_pulled, parse_spec, pull
 from tutor.models.pulled import pulled_dir, write_record
 
 REPO = "org/Tiny-GGUF"

@@ -26,7 +26,7 @@ def tiny_backend(tmp_path_factory):
     pytest.importorskip("transformers")
     from tiny_model import save_tiny_model
 
-    from tutor.backends.local import LocalBackend
+    from tutor.backends.transformers import LocalBackend
 
     directory = save_tiny_model(tmp_path_factory.mktemp("serve-tiny") / "tiny")
     backend = LocalBackend(model=str(directory), device="cpu")

@@ -128,7 +128,7 @@ def test_sample_slides_past_the_context_window(trained):
 
 
 def test_local_backend_uses_the_result(trained):
-    local = pytest.importorskip("tutor.backends.local")
+    local = pytest.importorskip("tutor.backends.transformers")
     from tutor.options import GenerationOptions
 
     _, out = trained

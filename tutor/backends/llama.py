@@ -9,43 +9,32 @@ cancelled mid-way rather than only once the first token exists.
 The model's chat template comes from the GGUF (llama.cpp applies it), and llama.cpp keeps
 the last conversation's tokens in its slot, so a revision re-reads only what is new.
 
-Across processes, `prefix_cache` keeps the first answer's tokens (system prompt included) in a
-file through llama.cpp's slot save/restore: the next `tutor explain` restores it and reads only
-what differs, instead of the whole professor prompt before its first word. llama.cpp compares
-the tokens, so a changed prompt only shortens the part reused.
-
-The embedded server also listens on a random loopback port. llama.cpp offers no way to turn
-that off, so every endpoint but /health is locked with a random key that never leaves this
-process: no other local user can reach the model. The slot requests go through it.
+Across processes, `prefix_cache` keeps the first answer's tokens in a file, so the next
+`tutor explain` reads only what differs (`llama_server.PrefixSlot`). Starting llama.cpp, and
+why its loopback listener is locked, is `llama_server.py`.
 """
 
 from __future__ import annotations
 
 import atexit
-import hashlib
-import json
-import os
 import queue
 import secrets
-import signal
 import threading
-import urllib.request
 from pathlib import Path
 from typing import Iterator, Sequence
 
 from tutor.backends.base import UsageMeter
-
+from tutor.backends.llama_server import PrefixSlot, default_threads, env_int, start_server
+from tutor.config import DEVICES
 from tutor.options import GenerationOptions, Message, Usage
-from tutor.errors import BackendError, ContextOverflow, ModelError, UsageError
+from tutor.errors import BackendError, ContextOverflow, UsageError
 
-DEVICES = ("auto", "cpu", "cuda")
 DEFAULTS = dict(temperature=0.2, top_p=0.9, top_k=None, repetition_penalty=1.1, max_tokens=1024)
 POLL_SECONDS = 0.05  # how often the consumer checks that the worker is still alive
 THREADS_ENV = "TUTOR_LOCAL_THREADS"
 CONTEXT_ENV = "TUTOR_LOCAL_CONTEXT"
 DEFAULT_CONTEXT = 8192  # room for notes plus a few revisions; the KV cache of a 1.5B model is ~230 MB
 DRY = dict(dry_multiplier=0.8, dry_base=1.75, dry_allowed_length=3)  # over the whole context: see _request
-BATCH = 64  # prompt tokens per step: a cancel waits at most one batch (about 0.5 s for 1.5B on 2 cores)
 _DONE = object()
 
 
@@ -84,11 +73,14 @@ class LlamaBackend:
         self.path = Path(path)
         self.model = model
         self.device = device
-        self.threads = threads if threads is not None else _env_int(THREADS_ENV, default_threads())
-        self.context = context if context is not None else _env_int(CONTEXT_ENV, DEFAULT_CONTEXT)
+        self.threads = threads if threads is not None else env_int(THREADS_ENV, default_threads())
+        self.context = context if context is not None else env_int(CONTEXT_ENV, DEFAULT_CONTEXT)
         self.parallel = parallel
         self.fit_context = fit_context
         self.prefix_cache = prefix_cache if parallel == 1 else None
+        self._prefix = (
+            None if self.prefix_cache is None else PrefixSlot(self.prefix_cache, model_path=self.path, context=self.context)
+        )
         self._prefix_saved = False
         self._key = secrets.token_urlsafe(32)
         self._server = None
@@ -109,76 +101,15 @@ class LlamaBackend:
         """
         with self._load_lock:
             if self._server is None:
-                self._server = self._start()
+                self._server = start_server(
+                    self.path, device=self.device, threads=self.threads, context=self.context,
+                    parallel=self.parallel, key=self._key, prefix_cache=self.prefix_cache,
+                )
                 # A worker still inside llama.cpp when Python tears threads down aborts the
                 # process ("exception not rethrown"): cancel and join them first.
                 atexit.register(self.close)
-                self._slot("restore")
-
-    def _start(self):
-        from tutor.models.gguf_check import check_gguf, explain_load_failure
-
-        check_gguf(self.path)
-        import xllamacpp
-
-        params = xllamacpp.CommonParams()
-        params.model.path = str(self.path)
-        params.n_ctx = self.context * self.parallel  # the slots split the context between them
-        params.n_parallel = self.parallel
-        params.n_batch = params.n_ubatch = BATCH
-        params.cpuparams.n_threads = self.threads
-        params.cpuparams_batch.n_threads = self.threads
-        params.n_gpu_layers = _gpu_layers(self.device, xllamacpp)
-        params.port = 0  # a free loopback port: the listener cannot be switched off
-        params.api_keys = [self._key]
-        if self.prefix_cache is not None:
-            params.slot_save_path = f"{self.prefix_cache}{os.sep}"  # llama.cpp appends the file name as is
-        params.verbosity = -1
-        params.warmup = False  # a warm-up pass costs a second of start time and buys nothing here
-        handlers = _signal_handlers()
-        try:
-            server = xllamacpp.Server(params)
-        except Exception:  # noqa: BLE001 - llama.cpp only says "failed to init"
-            raise ModelError(explain_load_failure(self.path)) from None
-        finally:
-            _restore_signal_handlers(handlers)  # llama.cpp installs its own SIGINT/SIGTERM handlers
-        return server
-
-    def _prefix_file(self) -> str:
-        """The saved slot's name: this model file, this context, this llama.cpp."""
-        import xllamacpp
-
-        stat = self.path.stat()
-        identity = f"{self.path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}:{self.context}:{xllamacpp.__version__}"
-        return hashlib.sha256(identity.encode()).hexdigest()[:20] + ".slot"
-
-    def _slot(self, action: str) -> bool:
-        """Save or restore slot 0 through the locked loopback listener; True when it worked.
-
-        Only a speed-up: any failure leaves the slot as it was and the answer reads its prompt.
-        """
-        if self.prefix_cache is None or self._server is None:
-            return False
-        try:
-            self.prefix_cache.mkdir(parents=True, exist_ok=True)
-            name = self._prefix_file()
-            if action == "restore" and not (self.prefix_cache / name).is_file():
-                return False
-            # llama.cpp writes in place: save under a name of our own and rename, so another
-            # tutor restoring at that moment reads the old file or the new one, never a mix.
-            written = f".{name}.{os.getpid()}.tmp" if action == "save" else name
-            request = urllib.request.Request(
-                f"{self._server.listening_address}/slots/0?action={action}",
-                data=json.dumps({"filename": written}).encode(),
-                headers={"Authorization": f"Bearer {self._key}", "Content-Type": "application/json"},
-            )
-            with urllib.request.urlopen(request, timeout=30) as response:
-                done = response.status == 200
-            if action == "save" and done:
-                os.replace(self.prefix_cache / written, self.prefix_cache / name)
-            return done
-        except (OSError, ValueError):
-            return False
+                if self._prefix is not None:
+                    self._prefix.restore(self._server, self._key)
 
     def close(self) -> None:
         """Cancel what is running, then stop llama.cpp and free the model (also done at exit)."""
@@ -274,8 +205,8 @@ class LlamaBackend:
             )
             usage_now.prompt_tokens_read = timings.get("prompt_n")
             self._usage.value = usage_now
-            if not self._prefix_saved and state.get("finish") in ("stop", "length"):
-                self._prefix_saved = self._slot("save")  # each process's first whole answer: stays fresh
+            if self._prefix is not None and not self._prefix_saved and state.get("finish") in ("stop", "length"):
+                self._prefix_saved = self._prefix.save(self._server, self._key)  # each process's first whole answer
             if dropped:
                 usage_now.notice = (
                     f"the {dropped} earliest message{'s' if dropped != 1 else ''} did not fit the "
@@ -363,47 +294,3 @@ def _drop_earliest_turn(messages: list[Message]) -> tuple[list[Message], int]:
     return head + rest[cut:], cut
 
 
-def default_threads() -> int:
-    """Threads for llama.cpp: the cores not already busy, at least 1 and at most 4.
-
-    llama.cpp's threads spin at a barrier after every step, so one that loses its core to
-    another process stalls the rest: on the shared 2-core machine, 2 decode threads gave 6-36
-    tok/s under a load of 3 where 1 thread gave a steady 23 (1.5B model, BENCHMARKS.md "llama.cpp
-    threads"); on a quiet machine 2 threads gave 32-35. Beyond 4 a batch-1 step gains little.
-    """
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    busy = round(os.getloadavg()[0]) if hasattr(os, "getloadavg") else 0
-    return max(1, min(4, cores - busy))
-
-
-def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    if not value:
-        return default
-    if not value.isdigit() or int(value) < 1:
-        raise ModelError(f"{name} must be a positive whole number, got {value!r}")
-    return int(value)
-
-
-def _gpu_layers(device: str, xllamacpp) -> int:
-    has_gpu = any(
-        d["type"] != xllamacpp.ggml_backend_dev_type.GGML_BACKEND_DEVICE_TYPE_CPU for d in xllamacpp.get_device_info()
-    )
-    if device == "cuda" and not has_gpu:
-        raise ModelError(
-            "--device cuda was given, but this llama.cpp build has no GPU backend: install a CUDA "
-            "build of xllamacpp, or use --device cpu."
-        )
-    return 999 if has_gpu and device != "cpu" else 0
-
-
-def _signal_handlers() -> dict:
-    if threading.current_thread() is not threading.main_thread():
-        return {}
-    return {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-
-
-def _restore_signal_handlers(handlers: dict) -> None:
-    for sig, handler in handlers.items():
-        if handler is not None:
-            signal.signal(sig, handler)

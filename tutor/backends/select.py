@@ -49,7 +49,7 @@ def local_backend(
             fit_context=fit_context, prefix_cache=paths.cache_dir() / "llama-slots",
         )
     else:
-        from tutor.backends.local import LocalBackend
+        from tutor.backends.transformers import LocalBackend
 
         backend = LocalBackend(
             model=settings.local_model, device=settings.device, progress=progress, fit_context=fit_context

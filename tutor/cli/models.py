@@ -34,7 +34,7 @@ def collect_models(
     *, openai_model: str | None = None, openai_key: bool = False, default_local: str | None = None
 ) -> list[ModelRow]:
     """Every model `tutor` knows about: shipped, pulled, trained, and the OpenAI one."""
-    from tutor import modelstore  # hashing and the gpt package: not for `tutor --help`
+    from tutor.models import folder, store  # hashing and the gpt package: not for `tutor --help`
     from tutor.config import DEFAULT_LOCAL_MODEL
     from tutor.models import shipped
     from tutor.models.catalog import SHIPPED
@@ -51,11 +51,11 @@ def collect_models(
         name = f"{model.name} (default)" if model.name == default_local else model.name
         rows.append(ModelRow(name, f"{model.title}, needs RAM {model.ram}", model.parameters, model.size, "-", ready))
     rows += _pulled_rows()
-    trained = modelstore.trained_models_dir()
+    trained = store.trained_models_dir()
     for directory in sorted(trained.iterdir()) if trained.is_dir() else []:
         if directory.is_dir():
             try:
-                modelstore.check_model_dir(directory)
+                folder.check_model_dir(directory)
                 ready = "yes"
             except ModelError as exc:
                 ready = f"no: {exc}"
@@ -75,10 +75,10 @@ def _pulled_rows() -> list[ModelRow]:
 
 
 def _dir_row(directory: Path, kind: str, ready: str) -> ModelRow:
-    from tutor import modelstore
+    from tutor.models import folder
 
     size = sum(f.stat().st_size for f in directory.rglob("*") if f.is_file())
-    return ModelRow(directory.name, kind, modelstore.count_parameters(directory), size, _short(directory), ready)
+    return ModelRow(directory.name, kind, folder.count_parameters(directory), size, _short(directory), ready)
 
 
 def _short(path: Path) -> str:

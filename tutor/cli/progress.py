@@ -47,7 +47,7 @@ class _ClosingProgress:
 
 
 class RichLoadProgress(_ClosingProgress):
-    """A `modelstore.LoadProgress` that shows a spinner and a bar while a model converts.
+    """A `tutor.models.progress.LoadProgress` that shows a spinner and a bar while a model converts.
 
     Shows nothing until the first report, so loading a cached model stays silent. Use it as
     a context manager (or call `close()`) so the display ends even when loading fails.

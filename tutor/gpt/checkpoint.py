@@ -26,8 +26,8 @@ from typing import Any, Callable
 
 from tutor import files
 from tutor.errors import TrainingError, first_line
+from tutor.models.folder import INCOMPLETE
 
-INCOMPLETE = ".tutor-incomplete"
 CHECKPOINT = "checkpoint.pt"
 SUMMARY = "training.json"
 # Files that show a directory was made by `tutor train` or holds a model (safe to --overwrite).

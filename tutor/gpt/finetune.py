@@ -22,35 +22,25 @@ from tutor.errors import ModelError, TrainingError
 
 def resolve_base(spec: str) -> Path:
     """The model directory `--init-from` names: "smollm2" (converted once) or a model dir."""
-    from tutor import modelstore
+    from tutor.models import store
 
     try:
-        return modelstore.resolve(spec).path
+        return store.resolve(spec).path
     except ModelError as exc:
         raise TrainingError(f"--init-from {spec}: {exc}") from exc
 
 
 def load_base(path: Path):
     """(model, tokenizer) of a transformers model dir, in float32 for training."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from tutor.models.transformers_load import load_folder
 
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path)
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
-    except Exception as exc:  # transformers raises many types for a bad dir
-        raise TrainingError(f"--init-from {path} cannot be loaded as a model: {exc}") from exc
-    if tokenizer.eos_token_id is None:
+        loaded = load_folder(path)
+    except ModelError as exc:
+        raise TrainingError(f"--init-from {path}: {exc}") from exc
+    if loaded.tokenizer.eos_token_id is None:
         raise TrainingError(f"--init-from {path}: its tokenizer has no EOS token to separate notes")
-    return model, tokenizer
-
-
-def context_length(model) -> int:
-    config = model.config
-    for name in ("max_position_embeddings", "n_positions"):
-        value = getattr(config, name, None)
-        if isinstance(value, int) and value > 0:
-            return value
-    return 1 << 30
+    return loaded.model, loaded.tokenizer
 
 
 class CausalLM(nn.Module):

@@ -10,6 +10,7 @@ import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from tutor.config import DEVICES
 from tutor.errors import UsageError
 
 
@@ -133,7 +134,7 @@ def validate(config: TrainConfig) -> None:
             raise UsageError(f"--{name} must be {wanted}, got {getattr(config, name.replace('-', '_'))}")
     if config.tokenizer not in ("char", "bpe"):
         raise UsageError(f"--tokenizer must be char or bpe, got {config.tokenizer!r}")
-    if config.device not in ("auto", "cpu", "cuda"):
-        raise UsageError(f"--device must be auto, cpu or cuda, got {config.device!r}")
+    if config.device not in DEVICES:
+        raise UsageError(f"--device must be {', '.join(DEVICES[:-1])} or {DEVICES[-1]}, got {config.device!r}")
     if config.n_embd % config.n_head:
         raise UsageError(f"n_embd ({config.n_embd}) must be a multiple of n_head ({config.n_head})")

@@ -11,57 +11,25 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
-from tutor.errors import ModelError, first_line
+from tutor.errors import ModelError
+from tutor.gpt.detokenize import IncrementalDecoder
+from tutor.models.folder import context_length
 
 
 def load_model(spec: str):
     """(model, tokenizer) for a model dir; an unfinished `tutor train` dir is refused."""
-    from tutor.gpt.checkpoint import INCOMPLETE
+    from tutor.models.folder import INCOMPLETE
+    from tutor.models.transformers_load import load_folder
 
     path = Path(spec).expanduser()
     if path.is_dir() and (path / INCOMPLETE).exists():
         raise ModelError(f"{path} is an unfinished training run; finish it with `tutor train ... --out {path} --resume`")
     if not (path.is_dir() and (path / "config.json").is_file()):
-        from tutor import modelstore
+        from tutor.models import store
 
-        path = modelstore.resolve(spec).path
-    refuse_pickled_weights(path)
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(path)
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, use_safetensors=True)
-    except Exception as exc:  # transformers raises many types for a bad dir
-        raise ModelError(f"{path} cannot be loaded as a model: {first_line(exc)}") from exc
-    return model.eval(), tokenizer
-
-
-_PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
-
-
-def refuse_pickled_weights(path: Path) -> None:
-    """A model dir whose weights exist only as pickles is refused before anything reads them.
-
-    Raises:
-        ModelError: no .safetensors file, but a pickle-format weights file.
-    """
-    if not path.is_dir() or any(path.glob("*.safetensors")):
-        return
-    pickled = sorted(p.name for p in path.iterdir() if p.suffix in _PICKLE_SUFFIXES)
-    if pickled:
-        raise ModelError(
-            f"{path} has its weights only as a pickle ({pickled[0]}), which tutor never loads because "
-            f"unpickling can run code; use a copy with model.safetensors (save_pretrained writes one)"
-        )
-
-
-def context_length(model) -> int:
-    for name in ("n_positions", "max_position_embeddings"):
-        value = getattr(model.config, name, None)
-        if isinstance(value, int) and value > 0:
-            return value
-    return 1 << 30
+        path = store.resolve(spec).path
+    loaded = load_folder(path)
+    return loaded.model, loaded.tokenizer
 
 
 def generate_ids(
@@ -72,7 +40,7 @@ def generate_ids(
     import torch
 
     generator = torch.Generator().manual_seed(seed) if seed is not None else None
-    context = context_length(model)
+    context = context_length(model.config) or 1 << 30  # no limit given: the window never slides
     keyword = _cache_keyword(model)
     history = list(ids)
     cache, feed = _new_cache(), history[-context:]
@@ -117,19 +85,12 @@ def _cache_keyword(model) -> str:
 
 def stream_text(tokenizer, ids: Iterator[int]) -> Iterator[str]:
     """Decode incrementally; never emit half a UTF-8 character (held back until complete)."""
-    generated: list[int] = []
-    sent = 0
+    decoder = IncrementalDecoder(tokenizer, skip_special_tokens=False, clean_up_tokenization_spaces=False)
     for token in ids:
-        generated.append(token)
-        text = tokenizer.decode(generated, skip_special_tokens=False, clean_up_tokenization_spaces=False)
-        if text.endswith("\ufffd"):
-            continue
-        if len(text) > sent:
-            yield text[sent:]
-            sent = len(text)
-    text = tokenizer.decode(generated, skip_special_tokens=False, clean_up_tokenization_spaces=False)
-    if len(text) > sent:
-        yield text[sent:]
+        if text := decoder.add(token):
+            yield text
+    if text := decoder.flush():
+        yield text
 
 
 def sample(

@@ -17,20 +17,21 @@ from typing import Any, Sequence
 
 import torch
 
-from tutor.errors import TrainingError
+from tutor.errors import ModelError, TrainingError
 from tutor.gpt import checkpoint as ckpt
 from tutor.gpt.distributed import Cluster, text_from_main
 from tutor.gpt.data import Batches, data_hash, read_documents, tokenize_documents
+from tutor.gpt.device import choose_device
 from tutor.gpt.presets import TrainConfig
 
 
 def pick_device(requested: str, cluster: Cluster | None = None) -> str:
     """"cpu", "cuda", or under torchrun "cuda:LOCAL_RANK" (one GPU per process)."""
     cluster = cluster or Cluster()
-    if requested == "cuda" and not torch.cuda.is_available():
-        raise TrainingError("--device cuda: no CUDA GPU is available to PyTorch; use --device cpu "
-                            "(or install a CUDA build of torch: see bench/gpu_check.sh)")  # fmt: skip
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if requested == "auto" else requested
+    try:
+        device = choose_device(requested)
+    except ModelError as exc:
+        raise TrainingError(str(exc)) from None
     if device == "cuda" and cluster.distributed:
         count = torch.cuda.device_count()
         if cluster.local_rank >= count:
@@ -193,11 +194,12 @@ def build_run(
     generator = torch.Generator().manual_seed(c.seed)
 
     if c.init_from:
-        from tutor.gpt.finetune import CausalLM, context_length, load_base, resolve_base
+        from tutor.gpt.finetune import CausalLM, load_base, resolve_base
+        from tutor.models.folder import context_length
 
         base_path = resolve_base(c.init_from)
         base, tokenizer = load_base(base_path)
-        context = context_length(base)
+        context = context_length(base.config) or 1 << 30  # no limit given: any block size
         if c.block_size > context:
             if not fit_block_size:
                 raise TrainingError(f"--block-size {c.block_size} exceeds the base model's context of {context}; "

@@ -1,6 +1,8 @@
 """`tutor pull`: one GGUF file from the Hugging Face Hub into tutor's cache, resumable and verified.
 
-Where files go and how `--model` finds them again is `tutor.models.pulled`; this module fetches.
+Where files go and how `--model` finds them again is `tutor.models.pulled`; which file to take is
+`tutor.models.hub_files`; this module fetches.
+
 Bytes arrive in a hidden `.<file>.<hash>.part` file that survives an interrupted run, so the
 next `tutor pull` continues it with an HTTP Range request. huggingface_hub's `hf_hub_download`
 cannot do that any more (it writes to a per-process temporary file and deletes it on failure),
@@ -17,18 +19,16 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
-import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Protocol
 
 from tutor.errors import PullError
 from tutor.models.hub_errors import disk_error, hub_error, refuse_offline
+from tutor.models.hub_files import RemoteFile, remote_file
 from tutor.models.pulled import (
-    DEFAULT_QUANT,
     PulledModel,
     check_file_name,
     find_pulled,
@@ -42,64 +42,16 @@ from tutor.models.pulled import (
 )
 from tutor.sizes import human_size
 
-__all__ = ["PullProgress", "PulledModel", "choose_gguf", "find_pulled", "list_pulled", "parse_spec", "pull"]
+__all__ = ["PullProgress", "PulledModel", "find_pulled", "list_pulled", "parse_spec", "pull"]
 
-_SPLIT_PART = re.compile(r"-\d{5}-of-\d{5}\.gguf$", re.IGNORECASE)
-_METADATA_TIMEOUT_S = 15.0
 _HASH_BLOCK = 1 << 20
 _FREE_SPACE_MARGIN = 64 << 20  # keep a little room for the record and the rest of the system
-_LISTED_FILES = 8  # file names an error message lists before "and N more"
 
 
 class PullProgress(Protocol):
     """Told how a pull advances. `stage` is "download" or "verify"; `done` of `total` bytes."""
 
     def __call__(self, stage: str, done: int, total: int) -> None: ...
-
-
-@dataclass(frozen=True)
-class _RemoteFile:
-    repo: str
-    file: str
-    revision: str
-    commit: str
-    size: int
-    sha256: str | None  # the hub's LFS sha256; None for a small file kept in git
-    git_sha1: str | None  # the git blob id, the only hash the hub gives for a non-LFS file
-
-
-def choose_gguf(repo: str, files: list[str], wanted: str | None = None) -> str:
-    """The file to pull: `wanted` if given, else the repo's one Q4_K_M file, else its only GGUF.
-
-    Raises:
-        PullError: no GGUF, `wanted` missing, only split GGUFs, or several files and no way to choose.
-    """
-    ggufs = sorted(f for f in files if f.lower().endswith(".gguf"))
-    if wanted is not None:
-        if wanted not in files:
-            raise PullError(f"{repo} has no file {wanted}; its GGUF files: {_some(ggufs) or 'none'}")
-        if not wanted.lower().endswith(".gguf"):
-            raise PullError(f"{wanted} is not a .gguf file; tutor pulls GGUF models only")
-        if _SPLIT_PART.search(wanted):
-            raise PullError(f"{wanted} is one part of a split GGUF, which tutor pull does not join; choose a single-file GGUF")
-        return wanted
-    if not ggufs:
-        raise PullError(f"{repo} has no .gguf files; tutor pulls GGUF models (their repos usually end in -GGUF)")
-    # Split parts need joining and mmproj files are vision add-ons, not models: neither is a default.
-    whole = [f for f in ggufs if not _SPLIT_PART.search(f) and not PurePosixPath(f).name.lower().startswith("mmproj")]
-    if not whole and any(_SPLIT_PART.search(f) for f in ggufs):
-        raise PullError(
-            f"{repo} has only split GGUF files ({_some(ggufs)}), which tutor pull does not join yet; choose another repo"
-        )
-    if not whole:
-        raise PullError(f"{repo} has no model GGUF, only vision projectors ({_some(ggufs)})")
-    preferred = [f for f in whole if DEFAULT_QUANT in f.lower()]
-    if len(preferred) == 1:
-        return preferred[0]
-    if len(whole) == 1 and not preferred:
-        return whole[0]
-    choices = preferred or whole
-    raise PullError(f"{repo} has several GGUF files ({_some(choices)}); choose one with --file NAME.gguf")
 
 
 def pull(
@@ -128,38 +80,11 @@ def pull(
     if wanted is not None:
         check_file_name(wanted)
     refuse_offline()
-    remote = _remote_file(repo, wanted, revision, endpoint)
+    remote = remote_file(repo, wanted, revision, endpoint)
     return _fetch_verified(remote, endpoint, progress)
 
 
-def _remote_file(repo: str, wanted: str | None, revision: str, endpoint: str | None) -> _RemoteFile:
-    from huggingface_hub import HfApi
-
-    try:
-        info = HfApi(endpoint=endpoint).model_info(
-            repo, revision=revision, files_metadata=True, timeout=_METADATA_TIMEOUT_S
-        )
-    except Exception as exc:
-        raise hub_error(exc, repo, revision) from None
-    siblings = {s.rfilename: s for s in info.siblings or []}
-    name = choose_gguf(repo, list(siblings), wanted)
-    check_file_name(name)  # the name comes from the server: it becomes a local path
-    sibling = siblings[name]
-    size = sibling.lfs.size if sibling.lfs else sibling.size
-    if size is None or (sibling.lfs is None and not sibling.blob_id):
-        raise PullError(f"the hub lists no size or hash for {name} in {repo}, so it cannot be verified")
-    return _RemoteFile(
-        repo=repo,
-        file=name,
-        revision=revision,
-        commit=info.sha or revision,
-        size=int(size),
-        sha256=sibling.lfs.sha256.lower() if sibling.lfs else None,
-        git_sha1=None if sibling.lfs else sibling.blob_id,
-    )
-
-
-def _fetch_verified(remote: _RemoteFile, endpoint: str | None, progress: PullProgress | None) -> PulledModel:
+def _fetch_verified(remote: RemoteFile, endpoint: str | None, progress: PullProgress | None) -> PulledModel:
     directory = repo_dir(remote.repo)
     target = directory / local_name(remote.file)
     ready = _already_pulled(target, remote)
@@ -199,7 +124,7 @@ def _fetch_verified(remote: _RemoteFile, endpoint: str | None, progress: PullPro
     return PulledModel(remote.repo, remote.file, target, remote.size, sha256)
 
 
-def _download(remote: _RemoteFile, partial: Path, done: int, endpoint: str | None, progress: PullProgress | None) -> None:
+def _download(remote: RemoteFile, partial: Path, done: int, endpoint: str | None, progress: PullProgress | None) -> None:
     import httpx2
     from huggingface_hub import hf_hub_url
     from huggingface_hub.errors import HfHubHTTPError
@@ -254,7 +179,7 @@ class _ProgressBar:
         return None
 
 
-def _verify(partial: Path, remote: _RemoteFile, progress: PullProgress | None) -> str:
+def _verify(partial: Path, remote: RemoteFile, progress: PullProgress | None) -> str:
     """The sha256 of the downloaded bytes, after checking them against the hub; a bad file is deleted."""
     actual_size = partial.stat().st_size
     sha256, git_sha1 = hashlib.sha256(), hashlib.sha1(f"blob {actual_size}\0".encode())
@@ -278,7 +203,7 @@ def _verify(partial: Path, remote: _RemoteFile, progress: PullProgress | None) -
     return sha256.hexdigest()
 
 
-def _already_pulled(target: Path, remote: _RemoteFile) -> PulledModel | None:
+def _already_pulled(target: Path, remote: RemoteFile) -> PulledModel | None:
     model = read_record(record_path(target))
     if model is not None and remote.sha256 is not None and model.sha256 == remote.sha256:
         return model
@@ -312,9 +237,3 @@ def _only_puller(lock_path: Path, file: str) -> Iterator[None]:
         except BlockingIOError:
             raise PullError(f"another tutor pull is downloading {file} now; wait for it to finish") from None
         yield
-
-
-def _some(names: list[str]) -> str:
-    shown = ", ".join(names[:_LISTED_FILES])
-    more = len(names) - _LISTED_FILES
-    return f"{shown} and {more} more" if more > 0 else shown

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from tutor.errors import ModelError
 from tutor.models.catalog import SHIPPED
-from tutor.models.shipped import LoadProgress, shipped_gguf
+from tutor.models.progress import LoadProgress
+from tutor.models.shipped import shipped_gguf
 
 
 @dataclass(frozen=True)
@@ -41,13 +42,11 @@ def resolve_local(spec: str, *, progress: LoadProgress | None = None) -> LocalMo
     """
     if spec in SHIPPED:
         return LocalModel(spec, "shipped", shipped_gguf(SHIPPED[spec], progress))
-    from tutor import modelstore
+    from tutor.models import store
+    from tutor.models.folder import check_model_dir
     from tutor.models.pulled import find_pulled
 
-    path = Path(spec).expanduser()
-    trained = modelstore.trained_models_dir() / spec
-    if not path.exists() and "/" not in spec and trained.is_dir():
-        path = trained
+    path = store.model_path(spec)
     if not path.exists():  # a path wins over a repo id that looks the same ("models/foo")
         pulled = find_pulled(spec)
         if pulled is not None:
@@ -55,9 +54,8 @@ def resolve_local(spec: str, *, progress: LoadProgress | None = None) -> LocalMo
     if path.is_file():
         return LocalModel(path.name, "gguf", path)
     if path.is_dir():
-        modelstore.check_model_dir(path)
-        kind = "trained" if path.resolve().parent == modelstore.trained_models_dir().resolve() else "directory"
-        return LocalModel(path.name, kind, path)
+        check_model_dir(path)
+        return LocalModel(path.name, store.folder_kind(path), path)
     names = ", ".join(SHIPPED)
     raise ModelError(
         f"Unknown model {spec!r}: use {names}, a model from `tutor pull`, a .gguf file or a "

@@ -14,19 +14,13 @@ import json
 import os
 from importlib import metadata
 from pathlib import Path
-from typing import Protocol
 
 from tutor import paths
 from tutor.errors import ModelError
 from tutor.models.catalog import ShippedModel
+from tutor.models.progress import LoadProgress
 
 CHUNK = 1 << 22
-
-
-class LoadProgress(Protocol):
-    """Told about slow loading steps. `step` of `total` steps are done; `stage` says what runs."""
-
-    def __call__(self, stage: str, step: int, total: int) -> None: ...
 
 
 def gguf_cache() -> Path:

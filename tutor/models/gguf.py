@@ -3,7 +3,7 @@
 transformers can load a GGUF file but refuses to save such a model, so we rebuild the model
 from its config (without the GGUF `quantization_config`), load the dequantized tensors into
 it, and save it with safetensors next to the tokenizer and its chat template. Takes ~15 s
-for SmolLM2-135M; `tutor.modelstore` caches the result.
+for SmolLM2-135M; `tutor.models.store` caches the result.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import io
 from pathlib import Path
 
 from tutor.errors import ModelError, first_line
-from tutor.modelstore import LoadProgress
+from tutor.models.progress import LoadProgress
 
 STAGES = ("reading GGUF metadata", "converting the tokenizer", "dequantizing weights", "writing safetensors")
 

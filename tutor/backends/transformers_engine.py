@@ -14,11 +14,13 @@ from typing import Callable
 
 import torch
 
+from tutor.models.folder import context_length
+
 _GLOBAL_RNG = threading.Lock()  # generate() samples from torch's global generator
 
 
 @dataclass(frozen=True)
-class Settings:
+class SamplingSettings:
     """Resolved sampling settings for one answer (GenerationOptions with defaults filled in)."""
 
     temperature: float
@@ -40,10 +42,10 @@ class GenerateEngine:
     def __init__(self, model, pad_token_id: int | None) -> None:
         self.model = model
         self.pad_token_id = pad_token_id
-        self.max_positions = getattr(model.config, "max_position_embeddings", None) or 2048
+        self.max_positions = context_length(model.config) or 2048
 
     def run(
-        self, prompt_ids: list[int], s: Settings, emit: Callable[[int], None], stop: threading.Event
+        self, prompt_ids: list[int], s: SamplingSettings, emit: Callable[[int], None], stop: threading.Event
     ) -> str | None:
         from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
         from transformers.generation.streamers import BaseStreamer

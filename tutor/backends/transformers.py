@@ -17,11 +17,13 @@ from typing import Iterator, Sequence
 
 from tutor import transcript
 from tutor.backends.base import UsageMeter
+from tutor.config import DEVICES
+from tutor.gpt.detokenize import IncrementalDecoder
 from tutor.options import GenerationOptions, Message, Usage
-from tutor.errors import BackendError, ContextOverflow, ModelError, UsageError, first_line
-from tutor.modelstore import LoadProgress, ResolvedModel, resolve
+from tutor.errors import BackendError, ContextOverflow, UsageError
+from tutor.models.progress import LoadProgress
+from tutor.models.store import resolve
 
-DEVICES = ("auto", "cpu", "cuda")
 DEFAULTS = dict(temperature=0.2, top_p=0.9, top_k=None, repetition_penalty=1.1, max_tokens=1024)
 POLL_SECONDS = 0.1  # how often the consumer checks that the worker is still alive
 
@@ -53,7 +55,6 @@ class LocalBackend:
         self.device = device
         self.progress = progress
         self.fit_context = fit_context
-        self.resolved: ResolvedModel | None = None
         self._engine = None
         self._tokenizer = None
         self._stop_ids: frozenset[int] = frozenset()
@@ -72,21 +73,16 @@ class LocalBackend:
         """
         if self._engine is not None:
             return
-        device = _pick_device(self.device)
-        resolved = resolve(self.model, progress=self.progress)
-        path = resolved.path
-        try:
-            config = json.loads((path / "config.json").read_text())
-        except (OSError, ValueError) as exc:
-            raise ModelError(f"Cannot read {path / 'config.json'}: {exc}") from None
-        # One thread only: transformers' lazy module is not safe to import from two threads at
-        # once, and loading the tokenizer beside the weights broke every trained model in a
-        # fresh process ("cannot import name 'AutoModelForCausalLM'").
-        self._tokenizer = _load_tokenizer(path)
-        engine = _load_engine(path, device, getattr(self._tokenizer, "pad_token_id", None))
-        self._stop_ids = _stop_ids(path, config, self._tokenizer)
-        self._engine = engine
-        self.resolved = resolved
+        from tutor.backends.transformers_engine import GenerateEngine
+        from tutor.gpt.device import choose_device
+        from tutor.models.transformers_load import load_folder
+
+        device = choose_device(self.device)
+        path = resolve(self.model, progress=self.progress).path
+        loaded = load_folder(path, device=device, fast_tokenizer=True)
+        self._tokenizer = loaded.tokenizer
+        self._stop_ids = _stop_ids(path, loaded.config, loaded.tokenizer)
+        self._engine = GenerateEngine(loaded.model, pad_token_id=getattr(loaded.tokenizer, "pad_token_id", None))
 
     @property
     def uses_chat_template(self) -> bool:
@@ -109,7 +105,7 @@ class LocalBackend:
     def stream(self, messages: Sequence[Message], options: GenerationOptions) -> Iterator[str]:
         """Yield the answer in chunks; closing the iterator stops the worker within one step."""
         self.load()
-        from tutor.backends.local_engines import Settings
+        from tutor.backends.transformers_engine import SamplingSettings
 
         full = prompt = self.prompt_ids(messages)
         wanted = DEFAULTS["max_tokens"] if options.max_tokens is None else options.max_tokens
@@ -126,7 +122,7 @@ class LocalBackend:
         cut = len(full) - len(prompt)
         room = context - len(prompt)
         pick = lambda name: DEFAULTS[name] if getattr(options, name) is None else getattr(options, name)  # noqa: E731
-        settings = Settings(
+        settings = SamplingSettings(
             temperature=pick("temperature"),
             top_p=pick("top_p"),
             top_k=pick("top_k"),
@@ -141,7 +137,7 @@ class LocalBackend:
 
     def _earlier_answer_ids(self, messages: Sequence[Message]) -> frozenset[int]:
         """The tokens of the conversation's earlier answers, which the repetition penalty covers
-        besides the new answer's own (see `local_engines.pick_token`)."""
+        besides the new answer's own (see `transformers_engine.GenerateEngine`)."""
         earlier = [m["content"] for m in messages if m["role"] == "assistant"]
         return frozenset(i for text in earlier for i in self._tokenizer(text, add_special_tokens=False)["input_ids"])
 
@@ -208,59 +204,7 @@ class LocalBackend:
             self._last_usage.notice = notice
 
 
-class IncrementalDecoder:
-    """Turn ids into text as they come, holding back bytes of an unfinished character.
-
-    Decodes a small window (prefix..end) and emits what it adds beyond prefix..read, so the
-    chunks join up to exactly `tokenizer.decode(ids, skip_special_tokens=True)`.
-    """
-
-    def __init__(self, tokenizer) -> None:
-        self.tokenizer = tokenizer
-        self.ids: list[int] = []
-        self.prefix = 0
-        self.read = 0
-
-    def _decode(self, ids: list[int]) -> str:
-        return self.tokenizer.decode(ids, skip_special_tokens=True)
-
-    def add(self, token: int) -> str:
-        self.ids.append(token)
-        return self._advance(final=False)
-
-    def flush(self) -> str:
-        return self._advance(final=True)
-
-    def _advance(self, *, final: bool) -> str:
-        before = self._decode(self.ids[self.prefix : self.read])
-        after = self._decode(self.ids[self.prefix :])
-        if len(after) > len(before) and (final or not after.endswith("\ufffd")):
-            self.prefix, self.read = self.read, len(self.ids)
-            return after[len(before) :]
-        return ""
-
-
 _DONE = object()
-
-
-def _pick_device(device: str) -> str:
-    import torch
-
-    has_cuda = torch.cuda.is_available()
-    if device == "cuda" and not has_cuda:
-        raise ModelError("--device cuda was given but no CUDA GPU is available; use --device cpu.")
-    return "cuda" if has_cuda and device != "cpu" else "cpu"
-
-
-def _load_tokenizer(path: Path):
-    from transformers import AutoTokenizer, PreTrainedTokenizerFast
-
-    try:
-        if (path / "tokenizer.json").is_file():  # the fast class directly: AutoTokenizer costs ~1 s more
-            return PreTrainedTokenizerFast.from_pretrained(str(path))
-        return AutoTokenizer.from_pretrained(str(path))
-    except Exception as exc:  # transformers raises many kinds here
-        raise ModelError(f"Cannot load the tokenizer in {path}: {first_line(exc)}") from None
 
 
 def _stop_ids(path: Path, config: dict, tokenizer) -> frozenset[int]:
@@ -276,20 +220,3 @@ def _stop_ids(path: Path, config: dict, tokenizer) -> frozenset[int]:
         elif isinstance(value, list):
             ids.update(v for v in value if isinstance(v, int))
     return frozenset(ids)
-
-
-def _load_engine(path: Path, device: str, pad_token_id: int | None):
-    import torch
-    from transformers import AutoModelForCausalLM
-
-    from tutor.backends.local_engines import GenerateEngine
-
-    from transformers.utils import logging as transformers_logging
-
-    transformers_logging.disable_progress_bar()  # its "Loading weights" bar is noise in a lesson
-    dtype = torch.bfloat16 if device == "cuda" else torch.float32
-    try:
-        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype).to(device).eval()
-    except Exception as exc:  # safetensors, transformers and torch each raise their own errors
-        raise ModelError(f"Cannot load the model in {path}: {first_line(exc)}") from None
-    return GenerateEngine(model, pad_token_id=pad_token_id)
