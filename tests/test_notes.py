@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from tutor.messages import sources_table
+from tutor.display import sources_table
 from tutor.notes import Grounding, NotesError, NotesIndex, chunk_note, open_index
 from tutor.notes.files import paths_from_env
 from tutor.prompts import PromptSet

@@ -14,7 +14,7 @@ from openai_server import HOSTILE, HOSTILE_SEQUENCES, hostile_answer
 from terminal_bytes import terminal_problems
 from tutor.render import render_markdown, stream_markdown, stream_plain
 from tutor.safe_text import PLACEHOLDER, SafeConsole, safe_text
-from tutor.messages import print_error, print_notice
+from tutor.display import print_error, print_notice
 
 SGR = re.compile(r"\x1b\[[0-9;]*m")
 

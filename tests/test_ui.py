@@ -40,7 +40,7 @@ def test_errors_on_a_terminal_wrap_between_words_never_with_a_leading_space():
 
     from rich.console import Console
 
-    from tutor.messages import print_error
+    from tutor.display import print_error
 
     console = Console(file=io.StringIO(), width=60, force_terminal=True, color_system=None)
     print_error(console, MESSAGE)
@@ -56,7 +56,7 @@ def test_off_a_terminal_notices_and_tables_are_never_wrapped():
     from rich.table import Table
 
     from tutor.cli.console import unwrapped_off_terminal
-    from tutor.messages import print_notice
+    from tutor.display import print_notice
 
     console = unwrapped_off_terminal(Console(file=io.StringIO(), width=40, color_system=None))
     print_notice(console, MESSAGE)

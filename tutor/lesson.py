@@ -22,7 +22,7 @@ from tutor.history.export import answer_heading, document_title
 from tutor.lesson_io import Answer, LessonRecorder, NoRecorder, Terminal
 from tutor.prompts import PromptSet
 from tutor.safe_text import safe_text
-from tutor.messages import SHOWN_LOAD_S, footer_text, print_error, print_notice
+from tutor.display import SHOWN_LOAD_S, footer_text, print_error, print_notice
 
 if TYPE_CHECKING:
     from tutor.notes import Grounding
@@ -210,7 +210,7 @@ class Lesson:
         elif command == "/backend":
             self.change_backend(argument)
         elif command == "/sources":
-            from tutor.messages import sources_table
+            from tutor.display import sources_table
 
             self.terminal.err.print(sources_table(self.grounding.used if self.grounding else []))
         elif command == "/quiz":

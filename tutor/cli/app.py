@@ -18,7 +18,7 @@ from tutor.cli.choices import BackendChoice
 from tutor.cli.console import debug_requested, stderr_console, stdout_console
 from tutor.cli.help import GroupedHelpGroup, TutorCommand
 from tutor.errors import EXIT_INTERRUPTED, TutorError
-from tutor.messages import print_error
+from tutor.display import print_error
 
 
 class TutorGroup(GroupedHelpGroup):

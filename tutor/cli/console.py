@@ -1,5 +1,5 @@
 """The commands' consoles (stdout for answers, stderr for everything else), the terminal
-setting the live view needs, and TUTOR_DEBUG. The lines printed on them are `tutor.messages`.
+setting the live view needs, and TUTOR_DEBUG. The lines printed on them are `tutor.display`.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from rich.markup import escape
 from tutor.cli.deps import consoles, stdin_is_tty
 from tutor.cli.storage import open_store, print_cards_due
 from tutor.errors import UsageError
-from tutor.messages import print_notice
+from tutor.display import print_notice
 
 if TYPE_CHECKING:
     from tutor.history.records import StoredLesson

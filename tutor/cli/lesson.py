@@ -17,7 +17,7 @@ from tutor.cli.history import LatestLessonId, answers_phrase, load_lesson, print
 from tutor.cli.profile import apply_profile, feedback_observer
 from tutor.cli.storage import print_cards_due
 from tutor.cli.terminal import line_reader, renderer
-from tutor.messages import print_notice
+from tutor.display import print_notice
 
 if TYPE_CHECKING:
     from tutor.config import Settings

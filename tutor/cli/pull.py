@@ -15,7 +15,7 @@ from rich.markup import escape
 from tutor.errors import PullError
 from tutor.models.suggested import SUGGESTED
 from tutor.cli.console import stderr_console, stdout_console
-from tutor.messages import print_notice
+from tutor.display import print_notice
 
 
 def pull(

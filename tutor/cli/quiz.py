@@ -19,7 +19,7 @@ from tutor.cli.profile import apply_profile
 from tutor.cli.storage import history_conn, open_store
 from tutor.cli.terminal import line_reader, renderer
 from tutor.errors import UsageError
-from tutor.messages import print_notice
+from tutor.display import print_notice
 
 NoProfile = Annotated[
     bool, typer.Option("--no-profile", envvar="TUTOR_NO_PROFILE", help="Do not use or update your learner profile.")

@@ -75,7 +75,7 @@ def serve(
     from tutor.backends.select import local_backend
     from tutor.config import load_settings
     from tutor.serve.app import create_app
-    from tutor.messages import print_notice
+    from tutor.display import print_notice
     from tutor.serve.server import run_server
 
     err = stderr_console()

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from tutor.cli.console import stderr_console
-from tutor.messages import print_notice
+from tutor.display import print_notice
 
 if TYPE_CHECKING:
     import sqlite3

@@ -8,7 +8,7 @@ from rich.console import Console
 
 from tutor.cli.console import control_keys_not_echoed
 from tutor.errors import TutorError
-from tutor.messages import print_error
+from tutor.display import print_error
 
 
 def renderer(out: Console, err: Console, *, plain: bool, mirror: bool):

@@ -1,5 +1,5 @@
 """Put the most relevant note passages into a lesson's first turn, and keep the list of those
-sent (`Grounding.used`, which `/sources` shows through `tutor.messages.sources_table`).
+sent (`Grounding.used`, which `/sources` shows through `tutor.display.sources_table`).
 
 Both backends get exactly the same text. A prompt set's `grounded_system.md` puts the passages
 into the system prompt (`$system`, `$topic`, `$passages` with labels, `$notes` without), and

@@ -13,7 +13,7 @@ from rich.markup import escape
 from tutor.errors import EXIT_INTERRUPTED, TutorError, UsageError
 from tutor.quiz.questions import MAX_QUESTIONS, generate_questions
 from tutor.quiz.session import QuizResult, QuizSession
-from tutor.messages import print_error
+from tutor.display import print_error
 
 if TYPE_CHECKING:
     from tutor.backends.base import Backend
