@@ -15,7 +15,7 @@ from tutor.errors import BackendError, ModelError, UsageError
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from tutor.backends.transformers import LocalBackend  # noqa: E402
+from tutor.backends.transformers import TransformersBackend  # noqa: E402
 from tutor.gpt.detokenize import IncrementalDecoder  # noqa: E402
 
 MESSAGES = [
@@ -37,7 +37,7 @@ def tiny_dirs(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def chat_backend(tiny_dirs):
-    backend = LocalBackend(model=str(tiny_dirs["chat"]), device="cpu")
+    backend = TransformersBackend(model=str(tiny_dirs["chat"]), device="cpu")
     backend.load()
     return backend
 
@@ -92,7 +92,7 @@ def test_earlier_answers_are_what_the_penalty_covers_in_the_prompt(chat_backend)
 
 @pytest.mark.parametrize("variant", ["chat", "bias"])
 def test_stream_equals_decode_of_generated_ids(tiny_dirs, variant):
-    backend = LocalBackend(model=str(tiny_dirs[variant]), device="cpu")
+    backend = TransformersBackend(model=str(tiny_dirs[variant]), device="cpu")
     text = "".join(backend.stream(MESSAGES, GREEDY))
     prompt = backend.prompt_ids(MESSAGES)
     generated = _reference_ids(tiny_dirs[variant], prompt, GREEDY.max_tokens)
@@ -133,7 +133,7 @@ class _FailingEngine:
 
 
 def test_worker_error_reaches_the_caller(tiny_dirs):
-    backend = LocalBackend(model=str(tiny_dirs["chat"]), device="cpu")
+    backend = TransformersBackend(model=str(tiny_dirs["chat"]), device="cpu")
     backend.load()
     backend._engine = _FailingEngine()  # stands in for a model that crashes mid-answer
     with pytest.raises(BackendError, match="out of memory in the worker"):
@@ -170,7 +170,7 @@ def test_chat_template_prompt(chat_backend):
 
 
 def test_transcript_prompt_without_chat_template(tiny_dirs):
-    backend = LocalBackend(model=str(tiny_dirs["plain"]), device="cpu")
+    backend = TransformersBackend(model=str(tiny_dirs["plain"]), device="cpu")
     assert not backend.uses_chat_template
     assert backend.prompt_text(MESSAGES) == (
         "### System:\nYou are a tutor.\n\n### User:\nExplain recursion.\n\n### Assistant:\n"
@@ -203,13 +203,13 @@ def test_tutor_sample_streams_the_same_text_as_one_decode_special_tokens_kept(ch
 
 def test_missing_path_is_a_model_error(tmp_path):
     with pytest.raises(ModelError, match="not found"):
-        LocalBackend(model=str(tmp_path / "nowhere")).load()
+        TransformersBackend(model=str(tmp_path / "nowhere")).load()
 
 
 def test_directory_that_is_not_a_model(tmp_path):
     (tmp_path / "notes.txt").write_text("hello")
     with pytest.raises(ModelError, match="not a model directory"):
-        LocalBackend(model=str(tmp_path)).load()
+        TransformersBackend(model=str(tmp_path)).load()
 
 
 def test_truncated_safetensors_is_a_model_error(tiny_dirs, tmp_path):
@@ -218,7 +218,7 @@ def test_truncated_safetensors_is_a_model_error(tiny_dirs, tmp_path):
     weights = broken / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:-1000])
     with pytest.raises(ModelError, match="truncated"):
-        LocalBackend(model=str(broken)).load()
+        TransformersBackend(model=str(broken)).load()
 
 
 def test_gguf_with_unsupported_architecture(tmp_path):
@@ -232,25 +232,25 @@ def test_gguf_with_unsupported_architecture(tmp_path):
     writer.write_tensors_to_file()
     writer.close()
     with pytest.raises(ModelError, match="nosuchnet"):
-        LocalBackend(model=str(path)).load()
+        TransformersBackend(model=str(path)).load()
 
 
 def test_not_a_gguf_file(tmp_path):
     path = tmp_path / "model.bin"
     path.write_bytes(b"\x00" * 100)
     with pytest.raises(ModelError, match="not a GGUF file"):
-        LocalBackend(model=str(path)).load()
+        TransformersBackend(model=str(path)).load()
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
 def test_cuda_without_gpu(tiny_dirs):
     with pytest.raises(ModelError, match="no CUDA GPU"):
-        LocalBackend(model=str(tiny_dirs["chat"]), device="cuda").load()
+        TransformersBackend(model=str(tiny_dirs["chat"]), device="cuda").load()
 
 
 def test_unknown_device_is_a_usage_error():
     with pytest.raises(UsageError, match="--device"):
-        LocalBackend(model="m", device="tpu")
+        TransformersBackend(model="m", device="tpu")
 
 
 def test_import_is_cheap():
@@ -283,9 +283,9 @@ def test_loading_a_model_folder_reads_its_config_once(tiny_dirs):
         "import sys\n"
         "opened = []\n"
         "sys.addaudithook(lambda event, args: opened.append(str(args[0])) if event == 'open' else None)\n"
-        "from tutor.backends.transformers import LocalBackend\n"
+        "from tutor.backends.transformers import TransformersBackend\n"
         "opened.clear()\n"
-        f"LocalBackend(model={str(tiny_dirs['chat'])!r}, device='cpu').load()\n"
+        f"TransformersBackend(model={str(tiny_dirs['chat'])!r}, device='cpu').load()\n"
         "print(sum(name.endswith('config.json') and not name.endswith('_config.json') for name in opened))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -26,10 +26,10 @@ def tiny_backend(tmp_path_factory):
     pytest.importorskip("transformers")
     from tiny_model import save_tiny_model
 
-    from tutor.backends.transformers import LocalBackend
+    from tutor.backends.transformers import TransformersBackend
 
     directory = save_tiny_model(tmp_path_factory.mktemp("serve-tiny") / "tiny")
-    backend = LocalBackend(model=str(directory), device="cpu")
+    backend = TransformersBackend(model=str(directory), device="cpu")
     backend.load()
     return backend
 

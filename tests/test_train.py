@@ -132,7 +132,7 @@ def test_local_backend_uses_the_result(trained):
     from tutor.options import GenerationOptions
 
     _, out = trained
-    backend = local.LocalBackend(model=str(out), device="cpu")
+    backend = local.TransformersBackend(model=str(out), device="cpu")
     chunks = list(backend.stream([{"role": "user", "content": "love?"}], GenerationOptions(max_tokens=8, seed=0)))
     assert all(isinstance(c, str) for c in chunks)
 

@@ -49,9 +49,9 @@ def local_backend(
             fit_context=fit_context, prefix_cache=paths.cache_dir() / "llama-slots",
         )
     else:
-        from tutor.backends.transformers import LocalBackend
+        from tutor.backends.transformers import TransformersBackend
 
-        backend = LocalBackend(
+        backend = TransformersBackend(
             model=settings.local_model, device=settings.device, progress=progress, fit_context=fit_context
         )
     backend.load()

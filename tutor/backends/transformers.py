@@ -28,7 +28,7 @@ DEFAULTS = dict(temperature=0.2, top_p=0.9, top_k=None, repetition_penalty=1.1, 
 POLL_SECONDS = 0.1  # how often the consumer checks that the worker is still alive
 
 
-class LocalBackend:
+class TransformersBackend:
     """Generate answers with a Hugging Face model folder.
 
     Args:
