@@ -120,3 +120,9 @@ def test_openai_without_a_key_or_base_url_is_a_config_error(tmp_path):
     settings = load_settings({"backend": "openai"}, environ={}, cwd=tmp_path)
     with pytest.raises(ConfigError, match="OPENAI_API_KEY is not set"):
         build_backend("openai", settings, notify=lambda m: None)
+
+
+def test_an_unknown_backend_names_the_known_ones(tmp_path):
+    settings = load_settings({}, environ={}, cwd=tmp_path)
+    with pytest.raises(ConfigError, match=r"^unknown backend 'gpu': use auto, openai or local$"):
+        build_backend("gpu", settings, notify=lambda m: None)

@@ -8,10 +8,20 @@ else (history, rendering, retries of the whole answer, fallbacks) lives above th
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import Callable, Iterator, Protocol, Sequence
 
 from tutor.options import GenerationOptions, Message, Usage
+
+# What a local model samples with where the caller leaves an option unset. OpenAI keeps its own
+# defaults; both local backends (GGUF on llama.cpp, folders on transformers) share these.
+LOCAL_DEFAULTS = GenerationOptions(temperature=0.2, top_p=0.9, repetition_penalty=1.1, max_tokens=1024)
+
+
+def with_defaults(options: GenerationOptions, defaults: GenerationOptions) -> GenerationOptions:
+    """`options` with every unset (None) field taken from `defaults`."""
+    unset = {f.name: getattr(defaults, f.name) for f in fields(options) if getattr(options, f.name) is None}
+    return replace(options, **unset)
 
 
 @dataclass

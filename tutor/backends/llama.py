@@ -23,13 +23,12 @@ import threading
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from tutor.backends.base import UsageMeter
+from tutor.backends.base import LOCAL_DEFAULTS, UsageMeter, with_defaults
 from tutor.backends.llama_server import PrefixSlot, default_threads, env_int, start_server
 from tutor.config import DEVICES
 from tutor.options import GenerationOptions, Message, Usage
 from tutor.errors import BackendError, ContextOverflow, UsageError
 
-DEFAULTS = dict(temperature=0.2, top_p=0.9, top_k=None, repetition_penalty=1.1, max_tokens=1024)
 POLL_SECONDS = 0.05  # how often the consumer checks that the worker is still alive
 THREADS_ENV = "TUTOR_LOCAL_THREADS"
 CONTEXT_ENV = "TUTOR_LOCAL_CONTEXT"
@@ -128,23 +127,23 @@ class LlamaBackend:
         return self._stream(list(messages), options)
 
     def _request(self, messages: list[Message], options: GenerationOptions) -> dict:
-        pick = lambda name: DEFAULTS[name] if getattr(options, name) is None else getattr(options, name)  # noqa: E731
+        options = with_defaults(options, LOCAL_DEFAULTS)
         request = {
             "messages": [{"role": m["role"], "content": m["content"]} for m in messages],
             "stream": True,
             "stream_options": {"include_usage": True},
             "return_progress": True,
             "cache_prompt": True,
-            "max_tokens": pick("max_tokens"),
-            "temperature": pick("temperature"),
-            "top_p": pick("top_p"),
-            "repeat_penalty": pick("repetition_penalty"),
+            "max_tokens": options.max_tokens,
+            "temperature": options.temperature,
+            "top_p": options.top_p,
+            "repeat_penalty": options.repetition_penalty,
         }
-        if pick("top_k") is not None:
-            request["top_k"] = pick("top_k")
+        if options.top_k is not None:
+            request["top_k"] = options.top_k
         if options.seed is not None:
             request["seed"] = options.seed
-        schema = getattr(options, "json_schema", None)
+        schema = options.json_schema
         if schema is not None:  # grammar-constrained: the reply can only be JSON of this shape
             request["response_format"] = {"type": "json_schema", "json_schema": {"schema": schema}}
         elif any(m["role"] == "assistant" for m in messages):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Callable
 
 from tutor.backends.base import Backend
-from tutor.config import Settings, first_backend, key_redirect_notice
+from tutor.config import BACKENDS, Settings, first_backend, key_redirect_notice
 from tutor.errors import ConfigError
 
 # Placeholder for OpenAI-compatible servers that need no key (Ollama, a local vLLM):
@@ -78,7 +78,7 @@ def build_backend(
     if choice == "local":
         return local_backend(settings, progress)
     if choice != "auto":
-        raise ConfigError(f"unknown backend {choice!r}: use auto, openai or local")
+        raise ConfigError(f"unknown backend {choice!r}: use {', '.join(BACKENDS[:-1])} or {BACKENDS[-1]}")
     if first_backend(settings, choice) == "openai":
         from tutor.backends.fallback import FallbackBackend
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from tutor import transcript
-from tutor.backends.base import UsageMeter
+from tutor.backends.base import LOCAL_DEFAULTS, UsageMeter, with_defaults
 from tutor.config import DEVICES
 from tutor.gpt.detokenize import IncrementalDecoder
 from tutor.options import GenerationOptions, Message, Usage
@@ -24,7 +24,6 @@ from tutor.errors import BackendError, ContextOverflow, UsageError
 from tutor.models.progress import LoadProgress
 from tutor.models.store import resolve
 
-DEFAULTS = dict(temperature=0.2, top_p=0.9, top_k=None, repetition_penalty=1.1, max_tokens=1024)
 POLL_SECONDS = 0.1  # how often the consumer checks that the worker is still alive
 
 
@@ -107,8 +106,9 @@ class TransformersBackend:
         self.load()
         from tutor.backends.transformers_engine import SamplingSettings
 
+        options = with_defaults(options, LOCAL_DEFAULTS)
         full = prompt = self.prompt_ids(messages)
-        wanted = DEFAULTS["max_tokens"] if options.max_tokens is None else options.max_tokens
+        wanted = options.max_tokens
         context = self._engine.max_positions
         if not self.fit_context and len(prompt) >= context:
             raise ContextOverflow(
@@ -121,13 +121,12 @@ class TransformersBackend:
             prompt = prompt[-keep:]
         cut = len(full) - len(prompt)
         room = context - len(prompt)
-        pick = lambda name: DEFAULTS[name] if getattr(options, name) is None else getattr(options, name)  # noqa: E731
         settings = SamplingSettings(
-            temperature=pick("temperature"),
-            top_p=pick("top_p"),
-            top_k=pick("top_k"),
-            repetition_penalty=pick("repetition_penalty"),
-            max_new_tokens=min(pick("max_tokens"), room),
+            temperature=options.temperature,
+            top_p=options.top_p,
+            top_k=options.top_k,
+            repetition_penalty=options.repetition_penalty,
+            max_new_tokens=min(wanted, room),
             seed=options.seed,
             stop_ids=self._stop_ids,
             penalised_ids=self._earlier_answer_ids(messages),
