@@ -11,7 +11,7 @@ from rich.console import Console
 
 from tutor.cli.models import collect_models, models_table
 from tutor.cli.progress import RichLoadProgress
-from tutor.models import cache as model_cache, folder, store as modelstore
+from tutor.models import cache as model_cache, folder, store
 from tutor.errors import ModelError
 
 
@@ -50,12 +50,12 @@ class CopyConverter:
 
 def test_gguf_is_converted_once_then_loaded_from_cache(tiny_dir, fake_gguf):
     convert, reports = CopyConverter(tiny_dir), []
-    first = modelstore.resolve(str(fake_gguf), convert=convert, progress=lambda *a: reports.append(a))
-    second = modelstore.resolve(str(fake_gguf), convert=convert)
+    first = store.resolve(str(fake_gguf), convert=convert, progress=lambda *a: reports.append(a))
+    second = store.resolve(str(fake_gguf), convert=convert)
     assert convert.calls == 1
     assert first == second
     assert first.kind == "gguf" and first.source == fake_gguf
-    assert first.path.parent == modelstore.models_cache()
+    assert first.path.parent == store.models_cache()
     assert first.path.name.startswith("Tiny-Model.Q4-")
     assert reports == [("copying", 0, 1), ("done", 1, 1)]
     assert model_cache.verify_cache(first.path, deep=True)
@@ -68,7 +68,7 @@ def test_gguf_is_converted_once_then_loaded_from_cache(tiny_dir, fake_gguf):
 )
 def test_damaged_cache_is_rebuilt(tiny_dir, fake_gguf, damage):
     convert = CopyConverter(tiny_dir)
-    path = modelstore.resolve(str(fake_gguf), convert=convert).path
+    path = store.resolve(str(fake_gguf), convert=convert).path
     weights = path / "model.safetensors"
     if damage == "truncate_weights":
         weights.write_bytes(weights.read_bytes()[:-10])
@@ -83,13 +83,13 @@ def test_damaged_cache_is_rebuilt(tiny_dir, fake_gguf, damage):
     else:
         (path / model_cache.MANIFEST).write_text("{not json")
     assert not model_cache.verify_cache(path)
-    again = modelstore.resolve(str(fake_gguf), convert=convert)
+    again = store.resolve(str(fake_gguf), convert=convert)
     assert convert.calls == 2
     assert again.path == path and model_cache.verify_cache(path, deep=True)
 
 
 def test_deep_verify_catches_damage_in_the_middle(tiny_dir, fake_gguf):
-    path = modelstore.resolve(str(fake_gguf), convert=CopyConverter(tiny_dir)).path
+    path = store.resolve(str(fake_gguf), convert=CopyConverter(tiny_dir)).path
     weights = path / "model.safetensors"
     data = bytearray(weights.read_bytes())
     data[len(data) // 2] ^= 0xFF
@@ -100,16 +100,16 @@ def test_deep_verify_catches_damage_in_the_middle(tiny_dir, fake_gguf):
 
 def test_failed_conversion_leaves_nothing_behind(tiny_dir, fake_gguf):
     with pytest.raises(ModelError, match="disk full"):
-        modelstore.resolve(str(fake_gguf), convert=CopyConverter(tiny_dir, fail=True))
-    assert list(modelstore.models_cache().iterdir()) == []
+        store.resolve(str(fake_gguf), convert=CopyConverter(tiny_dir, fail=True))
+    assert list(store.models_cache().iterdir()) == []
 
 
 def test_partial_directory_without_manifest_is_not_used(tiny_dir, fake_gguf):
-    target = modelstore.models_cache() / f"Tiny-Model.Q4-{model_cache.gguf_identity(fake_gguf)}"
+    target = store.models_cache() / f"Tiny-Model.Q4-{model_cache.gguf_identity(fake_gguf)}"
     target.mkdir(parents=True)
     shutil.copy(tiny_dir / "config.json", target)  # a conversion that died part-way
     convert = CopyConverter(tiny_dir)
-    assert modelstore.resolve(str(fake_gguf), convert=convert).path == target
+    assert store.resolve(str(fake_gguf), convert=convert).path == target
     assert convert.calls == 1
 
 
@@ -120,14 +120,14 @@ def test_new_converter_version_changes_the_cache_key(fake_gguf, monkeypatch):
 
 
 def test_model_directory_resolves_to_itself(tiny_dir):
-    resolved = modelstore.resolve(str(tiny_dir))
+    resolved = store.resolve(str(tiny_dir))
     assert (resolved.kind, resolved.path, resolved.name) == ("directory", tiny_dir, "model")
 
 
 def test_trained_model_by_name(tiny_dir):
-    target = modelstore.trained_models_dir() / "my-gpt"
+    target = store.trained_models_dir() / "my-gpt"
     shutil.copytree(tiny_dir, target)
-    resolved = modelstore.resolve("my-gpt")
+    resolved = store.resolve("my-gpt")
     assert (resolved.kind, resolved.path) == ("trained", target)
 
 
@@ -143,7 +143,7 @@ def test_trained_model_by_name(tiny_dir):
 def test_bad_specs(tmp_path, make, message):
     target = make(tmp_path)
     with pytest.raises(ModelError, match=message):
-        modelstore.resolve(str(target))
+        store.resolve(str(target))
 
 
 def test_garbled_safetensors_header(tiny_dir, tmp_path):
@@ -167,9 +167,9 @@ def _render(rows) -> str:
 
 
 def test_models_table_lists_every_kind(tiny_dir, fake_gguf):
-    modelstore.resolve(str(fake_gguf), convert=CopyConverter(tiny_dir))  # a conversion cache: not a --model name
-    shutil.copytree(tiny_dir, modelstore.trained_models_dir() / "my-gpt")
-    (modelstore.trained_models_dir() / "half-saved").mkdir()
+    store.resolve(str(fake_gguf), convert=CopyConverter(tiny_dir))  # a conversion cache: not a --model name
+    shutil.copytree(tiny_dir, store.trained_models_dir() / "my-gpt")
+    (store.trained_models_dir() / "half-saved").mkdir()
     rows = collect_models(openai_model="gpt-4o-mini", openai_key=False)
     text = _render(rows)
     for column in ("name", "kind", "parameters", "size on disk", "path", "ready"):
@@ -185,7 +185,7 @@ def test_models_table_lists_every_kind(tiny_dir, fake_gguf):
 def test_every_ready_local_name_listed_works_in_model(tiny_dir):
     from tutor.models.resolve import resolve_local
 
-    shutil.copytree(tiny_dir, modelstore.trained_models_dir() / "my-gpt")
+    shutil.copytree(tiny_dir, store.trained_models_dir() / "my-gpt")
     rows = collect_models()
     local = [r for r in rows if r.kind != "OpenAI API" and r.ready.startswith("yes")]
     assert any(r.name == "my-gpt" for r in local)
@@ -217,5 +217,5 @@ def test_an_unfinished_training_run_is_refused(tiny_dir, tmp_path):
 
 
 def test_a_model_folder_named_like_markup_is_listed_as_is(tiny_dir):
-    shutil.copytree(tiny_dir, modelstore.trained_models_dir() / "[bold]odd[red]")
+    shutil.copytree(tiny_dir, store.trained_models_dir() / "[bold]odd[red]")
     assert "[bold]odd[red]" in _render(collect_models())
