@@ -21,8 +21,9 @@ class FakeBackend:
     the last user message, so feedback is visible in the next answer.
     """
 
-    def __init__(self, *scripts: list, name: str = "fake", model: str = "fake-1") -> None:
+    def __init__(self, *scripts: list, name: str = "fake", model: str = "fake-1", finish_reason: str = "stop") -> None:
         self.name = name
+        self.finish_reason = finish_reason
         self.model = model
         self.scripts = list(scripts)
         self.calls: list[list[Message]] = []
@@ -55,4 +56,4 @@ class FakeBackend:
             self.closed += 1
             raise
         finally:
-            self._usage = meter.finish(prompt_tokens=7, completion_tokens=count, finish_reason="stop")
+            self._usage = meter.finish(prompt_tokens=7, completion_tokens=count, finish_reason=self.finish_reason)

@@ -89,6 +89,15 @@ def test_footer_shows_model_tokens_and_speed():
     assert "tok/s" in term.stderr
 
 
+def test_an_answer_cut_at_the_token_limit_says_so():
+    term = ScriptedTerminal()
+    make_lesson(FakeBackend(["Hashing maps keys to"], finish_reason="length"), term).run(interactive=False)
+    assert "note: the answer reached its token limit; --max-tokens raises it" in term.stderr
+    finished = ScriptedTerminal()
+    make_lesson(FakeBackend(["Hashing maps keys to slots."]), finished).run(interactive=False)
+    assert "token limit" not in finished.stderr
+
+
 def test_a_backend_switch_says_how_long_the_load_took_and_the_footer_does_not_repeat_it():
     loads: list[float] = []
     first, second = FakeBackend(["a"], name="openai"), FakeBackend(["b"], name="local")

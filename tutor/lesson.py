@@ -157,6 +157,8 @@ class Lesson:
         usage = self.backend.last_usage
         if usage is not None and status == "done":
             self.terminal.err.print(footer_text(usage, load_seconds=load_seconds))
+            if usage.finish_reason == "length":  # else the answer just stops, mid-sentence
+                print_notice(self.terminal.err, "the answer reached its token limit; --max-tokens raises it")
         if usage is not None and usage.notice:
             print_notice(self.terminal.err, usage.notice)
         if text:
