@@ -30,11 +30,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from tutor.options import GenerationOptions
 from tutor.backends.llama import LlamaBackend
 from tutor.conversation import Conversation
 from tutor.models.catalog import SHIPPED
 from tutor.models.shipped import shipped_gguf
+from tutor.options import GenerationOptions
 from tutor.prompts import PromptSet
 
 SERVER = """

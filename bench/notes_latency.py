@@ -83,9 +83,9 @@ def main() -> None:
 
 
 def first_token_table(notes: Path, cache: Path, prompts: PromptSet, topics: list[str]) -> None:
-    from tutor.options import GenerationOptions
     from tutor.backends.select import local_backend
     from tutor.config import load_settings
+    from tutor.options import GenerationOptions
 
     backend = local_backend(load_settings({"backend": "local"}))
     options = GenerationOptions(temperature=0, max_tokens=1)

@@ -23,9 +23,9 @@ import sys
 import time
 from pathlib import Path
 
-from tutor.options import GenerationOptions
 from tutor.config import load_settings
 from tutor.errors import TutorError
+from tutor.options import GenerationOptions
 from tutor.evaluate.grading_metrics import (
     PREDICTED, accuracy, confusion, macro_f1, sample_order, semeval_part, three_way, two_way,
 )

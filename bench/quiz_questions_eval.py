@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 from string import Template
 
-from tutor.options import GenerationOptions
 from tutor.config import load_settings
+from tutor.options import GenerationOptions
 from tutor.prompts import PromptSet
 from tutor.quiz.questions import generate_questions, is_yes_no
 from tutor.quiz.structured import MalformedReply, ask_json

@@ -41,7 +41,6 @@ from pathlib import Path
 
 from rich.console import Console
 
-from tutor.options import GenerationOptions
 from tutor.config import load_settings
 from tutor.errors import TutorError
 from tutor.evaluate.report import PATTERNS, results_table
@@ -49,6 +48,7 @@ from tutor.evaluate.rescore import kinds_in, load_run, rescore
 from tutor.evaluate.runner import FEEDBACK_KINDS, results_json, run_eval, sequential, summarize
 from tutor.evaluate.sets import EVAL_SETS, eval_set
 from tutor.evaluate.topics import by_name
+from tutor.options import GenerationOptions
 from tutor.prompts import PromptSet
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Iterator, Sequence
 
 from tutor.backends.base import UsageMeter
-
 from tutor.options import GenerationOptions, Message, Usage
 
 

@@ -6,11 +6,11 @@ import pytest
 
 pytest.importorskip("xllamacpp")
 
-from tutor.options import GenerationOptions  # noqa: E402
 from tutor.backends.llama import LlamaBackend  # noqa: E402
 from tutor.config import DEFAULT_LOCAL_MODEL  # noqa: E402
 from tutor.errors import ModelError  # noqa: E402
 from tutor.models.resolve import resolve_local  # noqa: E402
+from tutor.options import GenerationOptions  # noqa: E402
 
 
 @pytest.mark.slow

@@ -13,10 +13,10 @@ import pytest
 
 from tests.fakes import FakeBackend
 from tests.test_eval_strict import CORRECT, WRONG
-from tutor.options import GenerationOptions
 from tutor.evaluate.metrics import measure
 from tutor.evaluate.runner import results_json, run_eval, sequential, summarize
 from tutor.evaluate.sets import eval_set, topic_named
+from tutor.options import GenerationOptions
 from tutor.prompts import PromptSet
 
 REPO = Path(__file__).resolve().parents[1]

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from tests.fakes import FakeBackend
-from tutor.options import GenerationOptions
 from tutor.evaluate.report import results_table
 from tutor.evaluate.runner import results_json, run_eval, sequential, summarize
 from tutor.evaluate.topics import Concept, Topic
+from tutor.options import GenerationOptions
 from tutor.prompts import PromptSet
 
 TOPICS = [

@@ -10,7 +10,6 @@ from typer.testing import CliRunner
 
 from fakes import FakeBackend
 from openai_server import Reply
-from tutor.options import GenerationOptions
 from tutor.backends.fallback import FallbackBackend
 from tutor.backends.openai import OpenAIBackend
 from tutor.cli.app import app
@@ -21,6 +20,7 @@ from tutor.history.recorder import HistoryRecorder
 from tutor.history.store import HistoryStore
 from tutor.lesson import Lesson
 from tutor.lesson_io import Terminal
+from tutor.options import GenerationOptions
 from tutor.prompts import PromptSet
 
 MESSAGES = [{"role": "system", "content": "teach"}, {"role": "user", "content": "Explain entropy"}]

@@ -8,12 +8,12 @@ import pytest
 
 from fakes import FakeBackend
 from openai_server import Reply
-from tutor.options import GenerationOptions
 from tutor.backends.fallback import FallbackBackend
 from tutor.backends.openai import OpenAIBackend
 from tutor.backends.select import build_backend
 from tutor.config import load_settings
 from tutor.errors import ConfigError, ModelError, StreamBroken
+from tutor.options import GenerationOptions
 
 MESSAGES = [{"role": "system", "content": "teach"}, {"role": "user", "content": "Explain entropy"}]
 

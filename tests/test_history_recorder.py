@@ -9,13 +9,13 @@ import time
 from rich.console import Console
 
 from fakes import FakeBackend, Interrupt
-from tutor.options import GenerationOptions
 from tutor.conversation import Conversation
 from tutor.errors import StoreError, StreamBroken
 from tutor.history.recorder import HistoryRecorder
 from tutor.history.store import HistoryStore
 from tutor.lesson import Lesson
 from tutor.lesson_io import Answer, Terminal
+from tutor.options import GenerationOptions
 from tutor.prompts import PromptSet
 
 T0 = 1795000000.0

@@ -10,12 +10,12 @@ import sys
 
 import pytest
 
-from tutor.options import Usage
 from tutor.errors import StoreError, UsageError
 from tutor.history.db import connect, history_path
-from tutor.history.schema import SCHEMA_VERSION
 from tutor.history.liveness import writer_alive, writer_token
+from tutor.history.schema import SCHEMA_VERSION
 from tutor.history.store import HistoryStore
+from tutor.options import Usage
 
 T0 = 1795000000.0  # 2026-11-18 11:06:40 UTC
 MESSAGES = [{"role": "system", "content": "S"}, {"role": "user", "content": "Explain X"}]

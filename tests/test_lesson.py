@@ -9,11 +9,11 @@ import pytest
 from rich.console import Console
 
 from fakes import FakeBackend, Interrupt
-from tutor.options import GenerationOptions
 from tutor.conversation import Conversation
 from tutor.errors import StreamBroken
 from tutor.lesson import Lesson
 from tutor.lesson_io import Terminal
+from tutor.options import GenerationOptions
 from tutor.prompts import PromptSet
 
 

@@ -15,9 +15,9 @@ pytest.importorskip("xllamacpp")
 
 from tiny_gguf import write_tiny_gguf  # noqa: E402
 
-from tutor.options import GenerationOptions  # noqa: E402
 from tutor.backends.llama import LlamaBackend, _drop_earliest_turn  # noqa: E402
 from tutor.errors import BackendError, ModelError  # noqa: E402
+from tutor.options import GenerationOptions  # noqa: E402
 
 GREEDY = GenerationOptions(temperature=0, max_tokens=16)
 MESSAGES = [{"role": "system", "content": "You teach."}, {"role": "user", "content": "Explain hashing."}]

@@ -10,8 +10,8 @@ import sys
 import pytest
 from openai_server import OpenAIServer, Reply, openai_server  # noqa: F401 - fixture until conftest has it
 
-from tutor.options import GenerationOptions
 from tutor.backends.openai import OpenAIBackend
+from tutor.options import GenerationOptions
 from tutor.errors import (
     AuthenticationError,
     BackendError,

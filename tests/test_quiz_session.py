@@ -8,8 +8,8 @@ import pytest
 
 from fakes import FakeBackend, Interrupt
 from quiz_scripts import CORRECT, PARTLY, QUESTIONS, WRONG
-from tutor.options import GenerationOptions
 from tutor.errors import UsageError
+from tutor.options import GenerationOptions
 from tutor.prompts import PromptSet
 from tutor.quiz.grading import MAX_ANSWER_CHARS, clean_answer
 from tutor.quiz.questions import Question, difficulty_ladder, generate_questions, is_yes_no

@@ -8,8 +8,8 @@ import pytest
 
 from fakes import FakeBackend
 from openai_server import Reply
-from tutor.options import GenerationOptions
 from tutor.backends.openai import OpenAIBackend
+from tutor.options import GenerationOptions
 from tutor.quiz.grading import GRADE_SCHEMA
 from tutor.quiz.structured import MalformedReply, ask_json, extract_json, schema_errors
 

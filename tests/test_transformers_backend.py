@@ -9,8 +9,8 @@ import threading
 import pytest
 
 from tiny_model import save_tiny_model
-from tutor.options import GenerationOptions
 from tutor.errors import BackendError, ModelError, UsageError
+from tutor.options import GenerationOptions
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from openai_server import Reply, vllm_error
-from tutor.options import GenerationOptions
 from tutor.backends.openai import OpenAIBackend
 from tutor.errors import BackendError
+from tutor.options import GenerationOptions
 
 HI = [{"role": "user", "content": "Explain recursion."}]
 

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Mapping
 from urllib.parse import urlsplit
 
-from tutor.options import GenerationOptions
 from tutor.errors import ConfigError
+from tutor.options import GenerationOptions
 
 ANSWERING_BACKENDS = ("openai", "local")  # what answers; "auto" is the rule that picks one (first_backend)
 BACKENDS = ("auto", *ANSWERING_BACKENDS)

@@ -6,8 +6,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from tutor.options import Message
 from tutor.errors import UsageError
+from tutor.options import Message
 from tutor.prompts import PromptSet
 
 _UNDECODABLE = re.compile("[\ud800-\udfff]")

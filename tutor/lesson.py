@@ -14,15 +14,15 @@ from rich.markup import escape
 
 from tutor.backends.base import Backend
 from tutor.config import ANSWERING_BACKENDS
-from tutor.options import GenerationOptions
 from tutor.conversation import Conversation
+from tutor.display import SHOWN_LOAD_S, footer_text, print_error, print_notice
 from tutor.errors import EXIT_INTERRUPTED, TutorError, UsageError
 from tutor.files import slug, unused_path, write_text
 from tutor.history.export import answer_heading, document_title
 from tutor.lesson_io import Answer, LessonRecorder, NoRecorder, Terminal
+from tutor.options import GenerationOptions
 from tutor.prompts import PromptSet
 from tutor.safe_text import safe_text
-from tutor.display import SHOWN_LOAD_S, footer_text, print_error, print_notice
 
 if TYPE_CHECKING:
     from tutor.notes import Grounding

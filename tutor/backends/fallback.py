@@ -6,8 +6,8 @@ from typing import Callable, Iterator, Sequence
 
 from tutor.backends.base import Backend
 
-from tutor.options import GenerationOptions, Message, Usage
 from tutor.errors import BackendError, TutorError
+from tutor.options import GenerationOptions, Message, Usage
 
 
 class FallbackBackend:

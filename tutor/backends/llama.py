@@ -26,8 +26,8 @@ from typing import Iterator, Sequence
 from tutor.backends.base import LOCAL_DEFAULTS, UsageMeter, with_defaults
 from tutor.backends.llama_server import PrefixSlot, default_threads, env_int, start_server
 from tutor.config import DEVICES
-from tutor.options import GenerationOptions, Message, Usage
 from tutor.errors import BackendError, ContextOverflow, UsageError
+from tutor.options import GenerationOptions, Message, Usage
 
 POLL_SECONDS = 0.05  # how often the consumer checks that the worker is still alive
 THREADS_ENV = "TUTOR_LOCAL_THREADS"

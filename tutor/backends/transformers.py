@@ -18,11 +18,11 @@ from typing import Iterator, Sequence
 from tutor import transcript
 from tutor.backends.base import LOCAL_DEFAULTS, UsageMeter, with_defaults
 from tutor.config import DEVICES
-from tutor.gpt.detokenize import IncrementalDecoder
-from tutor.options import GenerationOptions, Message, Usage
 from tutor.errors import BackendError, ContextOverflow, UsageError
+from tutor.gpt.detokenize import IncrementalDecoder
 from tutor.models.progress import LoadProgress
 from tutor.models.store import resolve
+from tutor.options import GenerationOptions, Message, Usage
 
 POLL_SECONDS = 0.1  # how often the consumer checks that the worker is still alive
 

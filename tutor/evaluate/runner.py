@@ -12,10 +12,10 @@ from typing import Callable, Sequence
 
 from tutor.backends.base import Backend
 
-from tutor.options import GenerationOptions, Message
 from tutor.conversation import Conversation, NotesContext
 from tutor.evaluate.metrics import AnswerMetrics, has_code_block, measure
 from tutor.evaluate.topics import Topic
+from tutor.options import GenerationOptions, Message
 from tutor.prompts import PromptSet
 
 # Answers a list of requests (each a full message list) in the same order.

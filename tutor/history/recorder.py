@@ -21,9 +21,9 @@ from tutor.history.store import HistoryStore
 
 if TYPE_CHECKING:
     from tutor.backends.base import Backend
-    from tutor.options import Usage
     from tutor.conversation import Conversation
     from tutor.lesson_io import Answer
+    from tutor.options import Usage
 
 SAVE_INTERVAL_S = 0.5  # the most streamed text a crash can lose
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tutor.options import Message
     from tutor.conversation import Conversation
+    from tutor.options import Message
 
 
 @dataclass

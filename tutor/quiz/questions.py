@@ -8,8 +8,8 @@ from typing import Any
 
 from tutor.backends.base import Backend
 
-from tutor.options import GenerationOptions, Message
 from tutor.errors import UsageError
+from tutor.options import GenerationOptions, Message
 from tutor.prompts import PromptSet, shipped_prompts_dir
 from tutor.quiz.structured import ask_json
 

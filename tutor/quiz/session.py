@@ -12,9 +12,9 @@ from typing import Callable, Protocol, Sequence
 
 from tutor.backends.base import Backend
 
-from tutor.options import GenerationOptions
 from tutor.errors import BackendError, UsageError
 from tutor.history.records import QuizItemRecord
+from tutor.options import GenerationOptions
 from tutor.prompts import PromptSet
 from tutor.quiz.grading import Grade, clean_answer, grade_answer
 from tutor.quiz.questions import Question, quiz_prompt

@@ -18,8 +18,8 @@ from typing import Any, Callable, Sequence
 
 from tutor.backends.base import Backend
 
-from tutor.options import GenerationOptions, Message
 from tutor.errors import BackendError
+from tutor.options import GenerationOptions, Message
 
 TYPES: dict[str, tuple[type, ...]] = {
     "object": (dict,),

@@ -30,10 +30,10 @@ from typing import Callable, Sequence
 
 from tutor.backends.base import Backend
 
-from tutor.options import GenerationOptions, Message
 from tutor.errors import ContextOverflow, TutorError
-from tutor.stops import StopScanner
+from tutor.options import GenerationOptions, Message
 from tutor.serve.wire import APIError
+from tutor.stops import StopScanner
 
 log = logging.getLogger("tutor.serve")
 
